@@ -1,0 +1,3 @@
+from hloscope.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""`analyze(capture, hardware=...)` -> Analysis: the one place every face gets its reports from.
+
+Each report is computed on first use and cached, so the CLI's `dump` pays only for the view
+it prints and the TUI can fill screens as they are opened. Passes are pure; this class only
+wires them together.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from hloscope.errors import MissingPartError
+
+if TYPE_CHECKING:
+    from hloscope.hardware import Hardware
+    from hloscope.hlo.model import Module
+    from hloscope.passes.cost import CostReport
+    from hloscope.passes.devices import DevicesReport
+    from hloscope.passes.fusion import FusionReport
+    from hloscope.passes.memory import MemoryReport
+    from hloscope.passes.roofline import RooflineReport
+    from hloscope.passes.sharding import ShardingReport
+    from hloscope.records import Capture
+    from hloscope.stablehlo import StableModule
+
+
+class Analysis:
+    """Reports over one capture for one hardware choice. Thread-safe lazy properties: the TUI
+    computes them in workers."""
+
+    def __init__(self, capture: Capture, hardware: Hardware | str | None = None) -> None:
+        self.capture = capture
+        self._lock = threading.RLock()
+        if isinstance(hardware, str):
+            from hloscope.hardware import get_hardware
+
+            hardware = get_hardware(hardware)
+        self.hardware: Hardware | None = hardware
+
+    def with_hardware(self, hardware: Hardware | str | None) -> Analysis:
+        """The same capture on other hardware; hardware-independent reports are shared."""
+        other = Analysis(self.capture, hardware)
+        for key in ("module", "stablehlo", "cost", "fusion", "memory"):
+            if key in self.__dict__:
+                other.__dict__[key] = self.__dict__[key]
+        return other
+
+    # -- IR -------------------------------------------------------------------------------
+
+    @cached_property
+    def module(self) -> Module:
+        """The optimized HLO as our IR. Raises MissingPartError when the capture has none."""
+        with self._lock:
+            if self.capture.hlo is None:
+                raise MissingPartError(
+                    f"{self.capture.origin or self.capture.name}: this capture has no optimized "
+                    "HLO (it was read from a StableHLO file); analyses need optimized HLO"
+                )
+            from hloscope.hlo import parse
+
+            return parse(self.capture.hlo, name=self.capture.origin or self.capture.name)
+
+    @cached_property
+    def stablehlo(self) -> StableModule:
+        with self._lock:
+            if self.capture.stablehlo is None:
+                raise MissingPartError(
+                    f"{self.capture.origin or self.capture.name}: this capture has no StableHLO"
+                )
+            from hloscope.stablehlo import parse_stablehlo
+
+            return parse_stablehlo(self.capture.stablehlo)
+
+    # -- passes ---------------------------------------------------------------------------
+
+    @cached_property
+    def cost(self) -> CostReport:
+        from hloscope.passes import cost
+
+        return cost.run(self.module)
+
+    @cached_property
+    def fusion(self) -> FusionReport:
+        from hloscope.passes import fusion
+
+        return fusion.run(self.module, cost=self.cost)
+
+    @cached_property
+    def roofline(self) -> RooflineReport:
+        from hloscope.passes import roofline
+
+        return roofline.run(
+            self.module, cost=self.cost, fusion=self.fusion, hardware=self._require_hardware()
+        )
+
+    @cached_property
+    def sharding(self) -> ShardingReport:
+        from hloscope.passes import sharding
+
+        return sharding.run(self.module, mesh=self.capture.mesh, hardware=self.hardware)
+
+    @cached_property
+    def devices(self) -> DevicesReport:
+        from hloscope.passes import devices
+
+        return devices.run(self.module, capture=self.capture, analysis=self)
+
+    @cached_property
+    def memory(self) -> MemoryReport:
+        from hloscope.passes import memory
+
+        return memory.run(self.module, xla_memory=self.capture.xla_memory)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _require_hardware(self) -> Hardware:
+        if self.hardware is None:
+            from hloscope.hardware import default_hardware
+
+            self.hardware = default_hardware(self.capture)
+        return self.hardware
+
+    def summary(self) -> dict[str, Any]:
+        """Plain facts about the capture for headers (no pass runs)."""
+        c = self.capture
+        return {
+            "name": c.name,
+            "origin": c.origin,
+            "platform": c.platform,
+            "device_kind": c.device_kind,
+            "device_count": c.device_count,
+            "mesh": c.mesh.describe() if c.mesh else None,
+        }
+
+
+def analyze(capture: Capture, hardware: Hardware | str | None = None) -> Analysis:
+    """Analyses of a capture on the named hardware (`h100-sxm`, `tpu-v5p`, ...; see
+    `hloscope.hardware.names()`). Reports are computed lazily and cached."""
+    return Analysis(capture, hardware)

@@ -1,0 +1,86 @@
+"""The `hloscope` command. stdout carries the report only; diagnostics go to stderr.
+
+Exit codes: 0 ok (diff: no differences); 1 differences found or a check failed; 2 usage or
+input error; 3 capture failed (jax raised); 130 interrupted.
+
+Each subcommand lives in its own module with `add_parser(subparsers)` and `run(args) -> int`;
+this module only dispatches and turns `hloscope.Error` into one line and an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from hloscope.errors import Error
+
+# subcommand -> module; the module defines add_parser(subparsers) and run(args) -> int.
+COMMANDS: dict[str, str] = {
+    "tui": "hloscope.cli.tui_cmd",
+    "capture": "hloscope.cli.capture_cmd",
+    "dump": "hloscope.cli.dump_cmd",
+    "diff": "hloscope.cli.diff_cmd",
+    "samples": "hloscope.cli.samples_cmd",
+}
+
+EXIT_OK = 0
+EXIT_DIFFERENT = 1
+EXIT_USAGE = 2
+EXIT_CAPTURE = 3
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in our one-line form with exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"hloscope: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from hloscope import __version__
+
+    parser = _Parser(
+        prog="hloscope",
+        description="What XLA did to your JAX program, what it costs, and why. "
+        "With no command, opens the TUI on the default sample.",
+    )
+    parser.add_argument("--version", action="version", version=f"hloscope {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, modname in COMMANDS.items():
+        mod = importlib.import_module(modname)
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        command = args.command or "tui"
+        if args.command is None:
+            args = parser.parse_args(["tui"])
+        mod = importlib.import_module(COMMANDS[command])
+        code: int = mod.run(args)
+        return code
+    except Error as e:
+        sys.stderr.write(f"hloscope: error: {e.message}\n")
+        return e.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("hloscope: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # A closed pipe (`| head`) is not an error of ours.
+        try:
+            sys.stdout = open("/dev/null", "w")  # noqa: SIM115
+        except OSError:
+            pass
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

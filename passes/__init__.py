@@ -1,0 +1,1 @@
+"""Graph passes over the IR: pure functions, IR in, report dataclass out."""
