@@ -1,0 +1,59 @@
+"""The one adapter over jax/jaxlib's private and unstable surfaces (see JAX-XLA-NOTES.md).
+
+Everything here imports jax lazily. A jax upgrade that moves one of these touches this file
+only. Tested with jax/jaxlib 0.10.2.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+
+def hlo_module_from_text(text: str) -> Any:
+    """XLA's C++ HLO text parser -> `jaxlib._hlo.HloModule`. Raises on bad text."""
+    from jaxlib import _hlo
+
+    return _hlo.hlo_module_from_text(text)
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_client() -> Any:
+    import jax
+
+    return jax.devices("cpu")[0].client
+
+
+def hlo_module_cost_analysis(module: Any) -> dict[str, float]:
+    """XLA's C++ HloCostAnalysis over any HloModule, with the CPU client's shape-size rule."""
+    from jaxlib import _jax
+
+    return dict(_jax.hlo_module_cost_analysis(cpu_client(), module))
+
+
+def hlo_cost_of_text(text: str) -> dict[str, float]:
+    """HloCostAnalysis totals of a module given as HLO text."""
+    return hlo_module_cost_analysis(hlo_module_from_text(text))
+
+
+def print_options(*, operand_shapes: bool = True, metadata: bool = False) -> Any:
+    from jaxlib import _hlo
+
+    opts = _hlo.HloPrintOptions()
+    opts.print_operand_shape = operand_shapes
+    opts.print_metadata = metadata
+    return opts
+
+
+def hlo_sharding_from_string(text: str) -> Any:
+    """XLA's own HloSharding parser (`jaxlib._hlo.HloSharding.from_string`)."""
+    from jaxlib import _hlo
+
+    return _hlo.HloSharding.from_string(text)
+
+
+def make_ir_context() -> Any:
+    """An MLIR context with stablehlo, chlo, sdy, func and mhlo registered (what jax uses)."""
+    from jax.interpreters import mlir as jmlir
+
+    return jmlir.make_ir_context()

@@ -1,0 +1,1 @@
+"""Small real JAX programs to inspect; each module has `program()` and `DEVICES`."""
