@@ -57,3 +57,11 @@ def make_ir_context() -> Any:
     from jax.interpreters import mlir as jmlir
 
     return jmlir.make_ir_context()
+
+
+def xla_devices_indices(text: str, shape: tuple[int, ...], num_devices: int) -> tuple[Any, ...]:
+    """jax's own per-device slices for an HloSharding given as text, indexed by logical device
+    id (`jax._src.op_shardings.op_sharding_to_indices`; even splits only, as in jax)."""
+    from jax._src.op_shardings import op_sharding_to_indices  # noqa: TID251
+
+    return op_sharding_to_indices(hlo_sharding_from_string(text), shape, num_devices)
