@@ -65,3 +65,33 @@ def xla_devices_indices(text: str, shape: tuple[int, ...], num_devices: int) -> 
     from jax._src.op_shardings import op_sharding_to_indices  # noqa: TID251
 
     return op_sharding_to_indices(hlo_sharding_from_string(text), shape, num_devices)
+
+
+def xla_parameter_shardings(mlir_text: str, num_partitions: int) -> list[str]:
+    """Compile a StableHLO module (Shardy shardings on its arguments) for `num_partitions`
+    CPU devices and return XLA's HloSharding text of each entry parameter: XLA's own reading
+    of the Shardy shardings (`jax._src.compiler`, private)."""
+    import jax
+    import numpy as np
+    from jax._src import compiler  # noqa: TID251
+    from jax._src.lib import xla_client as xc  # noqa: TID251
+    from jax.extend.mlir import ir
+
+    devices = jax.devices("cpu")[:num_partitions]
+    opts = compiler.get_compile_options(
+        1, num_partitions, device_assignment=np.array(devices).reshape(1, num_partitions)
+    )
+    with make_ir_context():
+        module = ir.Module.parse(mlir_text)
+        exe = compiler.backend_compile_and_load(
+            devices[0].client, module, xc.DeviceList(tuple(devices)), opts, []
+        )
+    return [str(xc.HloSharding.from_proto(s)) for s in exe.get_parameter_shardings()]
+
+
+def lowering_platforms(lowered: Any) -> tuple[str, ...] | None:
+    """The platforms a `jax.stages.Lowered` was lowered for (`("tpu",)` after
+    `.lower(lowering_platforms=("tpu",))`; the device platform otherwise). Private:
+    `Lowered._lowering._platforms`; None where this jax has no such attribute."""
+    platforms = getattr(getattr(lowered, "_lowering", None), "_platforms", None)
+    return tuple(str(p) for p in platforms) if platforms else None
