@@ -1,1 +1,49 @@
-"""Optimized-HLO IR: `parse(text)`, `parse_file(path)`, the model types and the printer."""
+"""Optimized-HLO IR: `parse(text)`, `parse_file(path)`, the model types and the printer.
+
+    from hloscope import hlo
+    m = hlo.parse_file("module.hlo")
+    for comp, ins in m.instructions(): ...
+    text = hlo.print_module(m)      # HLO text XLA's own parser accepts
+"""
+
+from hloscope.hlo.model import (
+    ELEMENT_BITS,
+    Computation,
+    FileLocation,
+    GroupsForm,
+    InputOutputAlias,
+    Instruction,
+    Layout,
+    Metadata,
+    Module,
+    ReplicaGroups,
+    Role,
+    Shape,
+    Sharding,
+    ShardingKind,
+    StackFrame,
+    TileAssignment,
+)
+from hloscope.hlo.parser import list_modules, parse, parse_file
+
+__all__ = [
+    "ELEMENT_BITS",
+    "Computation",
+    "FileLocation",
+    "GroupsForm",
+    "InputOutputAlias",
+    "Instruction",
+    "Layout",
+    "Metadata",
+    "Module",
+    "ReplicaGroups",
+    "Role",
+    "Shape",
+    "Sharding",
+    "ShardingKind",
+    "StackFrame",
+    "TileAssignment",
+    "list_modules",
+    "parse",
+    "parse_file",
+]

@@ -57,7 +57,8 @@ class Shape:
     """An HLO shape: an array (`f32[8,<=16]{1,0}`), a tuple, a token or opaque."""
 
     element_type: str
-    """Primitive type in HLO spelling (`f32`, `bf16`, `pred`...), `tuple`, `token` or `opaque`."""
+    """Primitive type in HLO spelling (`f32`, `bf16`, `pred`...), `tuple`, `token`, `opaque`, or
+    `buffer` (`b(f32[4])`, a buffer holding the one array in `tuple_shapes`)."""
     dims: tuple[int, ...] = ()
     dynamic: tuple[bool, ...] = ()
     """Per dim, True when written `<=N` (N is the bound, stored in `dims`)."""
@@ -70,7 +71,7 @@ class Shape:
 
     @property
     def is_array(self) -> bool:
-        return self.element_type not in ("tuple", "token", "opaque")
+        return self.element_type not in ("tuple", "token", "opaque", "buffer")
 
     @property
     def rank(self) -> int:
@@ -94,6 +95,8 @@ class Shape:
         size (sub-byte types one byte each unless packed), tuples are one pointer per element."""
         if self.element_type == "tuple":
             return pointer_size * len(self.tuple_shapes)
+        if self.element_type == "buffer":
+            return self.tuple_shapes[0].byte_size(pointer_size=pointer_size)
         if not self.is_array:
             return 0
         bits = ELEMENT_BITS.get(self.element_type, 0)
@@ -240,8 +243,13 @@ class Instruction:
     literal: str | None = None
     """Constants: the literal as written (`{1, 2}`, `0`, `{...}` when elided)."""
     is_root: bool = False
-    line: int = 0
-    """1-based line of this instruction in the source text (0 if not from text)."""
+    async_wrapped_opcode: str | None = None
+    """For XLA's async sugar (`slice-start(...)`, opcode async-start): the wrapped opcode
+    (`slice`). The wrapped computation is then implicit, so `called` is empty, and the wrapped
+    op's attributes (`slice={...}`) stay in `attributes`."""
+    line: int = field(default=0, compare=False)
+    """1-based line of this instruction in the source text (0 if not from text). Not part of
+    equality, so a module equals its re-parsed printout."""
 
     def attr(self, key: str, default: str | None = None) -> str | None:
         """Raw text of an unmodelled attribute, e.g. attr('dimensions') -> '{1}'."""
@@ -268,7 +276,9 @@ class Computation:
     """Parameter instruction names ordered by parameter number."""
     by_name: Mapping[str, Instruction] = field(default_factory=dict, compare=False, repr=False)
     """Name -> instruction within this computation."""
-    line: int = 0
+    line: int = field(default=0, compare=False)
+    execution_thread: str | None = None
+    """`execution_thread="..."` written after the computation's `}` (None when absent)."""
 
     @property
     def root_instruction(self) -> Instruction:
@@ -295,7 +305,9 @@ class FileLocation:
 class StackFrame:
     file_location_id: int
     parent_frame_id: int
-    """0 means no parent. XLA's printer writes a root frame as its own parent in some versions."""
+    """Id of the calling frame; 0 means no parent. XLA's text writes this plus one
+    (`parent_frame_id=1` is a frame with no parent) and its parser subtracts one; this field
+    holds the real parent id."""
 
 
 @dataclass(frozen=True, slots=True)
