@@ -95,11 +95,3 @@ def lowering_platforms(lowered: Any) -> tuple[str, ...] | None:
     `Lowered._lowering._platforms`; None where this jax has no such attribute."""
     platforms = getattr(getattr(lowered, "_lowering", None), "_platforms", None)
     return tuple(str(p) for p in platforms) if platforms else None
-
-
-def lowering_platforms(lowered: Any) -> tuple[str, ...] | None:
-    """The platforms a `jax.stages.Lowered` was lowered for (`("tpu",)` after
-    `.lower(lowering_platforms=("tpu",))`; the device platform otherwise). Private:
-    `Lowered._lowering._platforms`; None where this jax has no such attribute."""
-    platforms = getattr(getattr(lowered, "_lowering", None), "_platforms", None)
-    return tuple(str(p) for p in platforms) if platforms else None
