@@ -35,3 +35,21 @@ def infer_shape(opcode: str, operands: Sequence[Shape], attrs: Mapping[str, str]
         if index.isdigit() and int(index) < len(t.tuple_shapes):
             return t.tuple_shapes[int(index)]
     return None
+
+
+_U32 = Shape("u32")
+_TOKEN = Shape("token")
+
+
+def xla_fixed_shape(opcode: str, written: Shape, operands: Sequence[Shape]) -> Shape | None:
+    """The shape XLA's parser gives send/recv ops whatever the text says (it rebuilds them from
+    the operands: the context is always `u32[]` and recv-done drops it). None for other ops."""
+    if opcode == "send" and operands:
+        return Shape("tuple", tuple_shapes=(operands[0], _U32, _TOKEN))
+    if opcode == "recv" and written.tuple_shapes:
+        return Shape("tuple", tuple_shapes=(written.tuple_shapes[0], _U32, _TOKEN))
+    if opcode == "recv-done" and operands and operands[0].tuple_shapes:
+        return Shape("tuple", tuple_shapes=(operands[0].tuple_shapes[0], _TOKEN))
+    if opcode == "send-done":
+        return _TOKEN
+    return None

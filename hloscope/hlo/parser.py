@@ -19,7 +19,7 @@ from typing import Any
 
 from hloscope.errors import ParseError
 from hloscope.hlo import attrs as A
-from hloscope.hlo.infer import infer_shape
+from hloscope.hlo.infer import infer_shape, xla_fixed_shape
 from hloscope.hlo.lexer import NAME_RE, Cursor
 from hloscope.hlo.model import (
     Computation,
@@ -56,6 +56,7 @@ _CALLED_KEYS = {
     "condition": 0, "body": 1, "true_computation": 0, "false_computation": 1,
     "select": 0, "scatter": 1,
 }
+_REBUILT_SHAPES = frozenset({"send", "recv", "send-done", "recv-done"})
 _TABLE_HEADERS = ("FileNames", "FunctionNames", "FileLocations", "StackFrames")
 
 
@@ -88,8 +89,22 @@ def list_modules(text: str) -> tuple[str, ...]:
         if text.startswith("HloModule", start + pos):
             names.append(cur.name(pos + len("HloModule"), "a module name")[0])
         else:
-            names.append(_parse_one(text[start:end], None, 0).name)
+            names.append(f"module_{_headerless_entry(text[start:end])}")
     return tuple(names)
+
+
+_ENTRY_NAME_RE = re.compile(r"^[ \t]*ENTRY[ \t]+%?(" + _NAME + r")", re.M)
+_COMP_HEAD_RE = re.compile(r"^[ \t]*%?(" + _NAME + r")[ \t]*[({]", re.M)
+
+
+def _headerless_entry(text: str) -> str:
+    """The entry's name in a headerless text, as XLA picks it (ENTRY, else the last
+    computation), found without parsing the text."""
+    m = _ENTRY_NAME_RE.search(text)
+    if m is not None:
+        return m.group(1)
+    heads = _COMP_HEAD_RE.findall(text)
+    return heads[-1] if heads else "module"
 
 
 def _module_spans(text: str) -> list[tuple[int, int]]:
@@ -127,10 +142,9 @@ def _select(text: str, spans: list[tuple[int, int]], file: str | None,
     if module is None:
         if len(spans) == 1:
             return spans[0]
-        names = list_modules(text)
         raise ParseError(
-            f"the text holds {len(spans)} modules ({', '.join(names)}); choose one with "
-            "module=NAME or module=INDEX", file=file)
+            f"the text holds {len(spans)} modules ({_some_names(list_modules(text))}); choose "
+            "one with module=NAME or module=INDEX", file=file)
     if isinstance(module, int) and not isinstance(module, bool):
         if not -len(spans) <= module < len(spans):
             raise ParseError(f"module index {module} out of range: the text holds "
@@ -139,12 +153,17 @@ def _select(text: str, spans: list[tuple[int, int]], file: str | None,
     names = list_modules(text)
     matches = [i for i, n in enumerate(names) if n == module]
     if not matches:
-        raise ParseError(f"no module named {module!r}; the text holds {', '.join(names)}",
+        raise ParseError(f"no module named {module!r}; the text holds {_some_names(names)}",
                          file=file)
     if len(matches) > 1:
         raise ParseError(f"{len(matches)} modules are named {module!r} (indexes "
                          f"{', '.join(map(str, matches))}); choose one by index", file=file)
     return spans[matches[0]]
+
+
+def _some_names(names: tuple[str, ...], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
 def parse_file(path: Any, *, module: str | int | None = None) -> Module:
@@ -600,6 +619,9 @@ class _ComputationBuilder:
             if ins.opcode == "parameter":
                 self._parameter(ins, params)
             shape = ins.shape if ins.shape is not None else self._infer(ins, by_name)
+            if ins.opcode in _REBUILT_SHAPES:
+                shape = xla_fixed_shape(ins.opcode, shape,
+                                        [by_name[o].shape for o in ins.operands]) or shape
             instr = Instruction(
                 name=ins.name, opcode=ins.opcode, shape=shape, operands=ins.operands,
                 attributes=tuple(ins.attributes), called=called, is_root=ins.name == root,

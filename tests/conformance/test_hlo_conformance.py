@@ -1,0 +1,135 @@
+"""Our HLO reader against XLA's C++ parser on every corpus file XLA accepts.
+
+For each module: the computations, and per computation the instruction names, opcodes, result
+shapes (as XLA prints them) and operand lists must equal those of
+`jaxlib._hlo.hlo_module_from_text`. Files XLA refuses must be read or refused with our
+`ParseError`, nothing else.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from hloscope import _jaxapi, hlo
+from hloscope.errors import ParseError
+from hloscope.hlo.model import Layout, Shape
+from hloscope.hlo.opcodes import ENUM_NAMES
+from hloscope.hlo.shapes import format_shape
+from tests.conftest import corpus_dir
+
+pytestmark = pytest.mark.jax
+
+_INDEX_COMMENT_RE = re.compile(r"/\*index=[0-9]+\*/")
+
+
+def _manifest() -> list[tuple[str, str]]:
+    path = corpus_dir() / "hlo" / "MANIFEST.tsv"
+    if not path.is_file():
+        return []
+    with open(path, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    out = [(f"hlo/{r['local_name']}", r["xla_parses"]) for r in rows]
+    out += [(f"generated/{p.name}", "yes")
+            for p in sorted((corpus_dir() / "generated").glob("*.hlo"))]
+    return out
+
+
+_FILES = _manifest()
+_ACCEPTED = [f for f, ok in _FILES if ok == "yes"]
+_REFUSED = [f for f, ok in _FILES if ok != "yes"]
+
+
+def _with_default_layout(shape: Shape) -> Shape:
+    """XLA gives every array without a written layout the default (major-to-minor) one."""
+    if shape.element_type in ("tuple", "buffer"):
+        return replace(shape, tuple_shapes=tuple(_with_default_layout(s)
+                                                 for s in shape.tuple_shapes))
+    if shape.is_array and shape.layout is None and shape.dims:
+        return replace(shape, layout=Layout(tuple(range(len(shape.dims) - 1, -1, -1))))
+    return shape
+
+
+_View = dict[str, list[tuple[str, str, str, tuple[str, ...]]]]
+
+
+def _xla_view(module: object) -> _View:
+    """Computation -> [(name, opcode enum, printed text after ' = ', operand names)]."""
+    out: _View = {}
+    for comp in module.computations():  # type: ignore[attr-defined]
+        rows = []
+        for ins in comp.instructions():
+            text = _INDEX_COMMENT_RE.sub("", ins.to_string())
+            head = text[text.index(" = ") + 3 :]
+            opcode = str(ins.opcode).rsplit(".", 1)[-1]
+            rows.append((ins.name, opcode, head, tuple(o.name for o in ins.operands())))
+        out[comp.name] = rows
+    return out
+
+
+_SUFFIX_RE = re.compile(r"\.[0-9]+$")
+
+
+def _renamed(ours: str, theirs: str) -> bool:
+    """XLA makes instruction names unique across the module (`p0` -> `p0.1`, `x.3` -> `x.4`)."""
+    return theirs == ours or theirs.startswith(_SUFFIX_RE.sub("", ours) + ".")
+
+
+def _check(ours: hlo.Module, xla: _View) -> None:
+    names = {c.name for c in ours.computations}
+    # XLA builds a wrapped computation for sugared async ops (`slice-start`); we keep the
+    # wrapped opcode on the instruction instead.
+    sugar = sum(1 for _, i in ours.instructions()
+                if i.async_wrapped_opcode and i.opcode == "async-start")
+    extra = sorted(set(xla) - names)
+    assert len(extra) == sugar, f"computations only XLA has: {extra[:5]}"
+    assert names <= set(xla), f"computations only we have: {sorted(names - set(xla))[:5]}"
+    for comp in ours.computations:
+        theirs = xla[comp.name]
+        assert len(comp.instructions) == len(theirs), comp.name
+        rename: dict[str, str] = {}
+        for ins, (name, opcode, head, operands) in zip(comp.instructions, theirs, strict=True):
+            where = (comp.name, ins.name)
+            assert _renamed(ins.name, name), (*where, name)
+            rename[ins.name] = name
+            assert ENUM_NAMES[ins.opcode] == opcode, where
+            shape = format_shape(_with_default_layout(ins.shape))
+            assert head.startswith(shape + " "), (*where, shape, head[:200])
+            assert tuple(rename[o] for o in ins.operands) == operands, where
+
+
+@pytest.mark.parametrize("rel", _ACCEPTED)
+def test_reads_like_xla(rel: str) -> None:
+    text = (corpus_dir() / rel).read_text(encoding="utf-8")
+    ours = hlo.parse(text, name=rel)
+    xla = _xla_view(_jaxapi.hlo_module_from_text(text))
+    _check(ours, xla)
+
+
+@pytest.mark.parametrize("rel", _REFUSED)
+def test_refused_files_read_or_fail_clearly(rel: str) -> None:
+    text = (corpus_dir() / rel).read_text(encoding="utf-8")
+    try:
+        hlo.parse(text, name=rel)
+    except ParseError as e:
+        assert str(e).startswith(rel), str(e)
+        assert "\n" not in str(e)
+
+
+def test_multi_module_files_read_each_module() -> None:
+    for rel in _REFUSED:
+        text = (corpus_dir() / rel).read_text(encoding="utf-8")
+        names = hlo.list_modules(text)
+        if len(names) < 2:
+            continue
+        for i in range(len(names)):
+            assert hlo.parse(text, module=i).name == names[i]
+
+
+def test_corpus_present() -> None:
+    assert len(_ACCEPTED) > 400, "corpus manifest missing or truncated"
+    assert Path(corpus_dir()).is_dir()
