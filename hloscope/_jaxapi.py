@@ -67,6 +67,19 @@ def xla_devices_indices(text: str, shape: tuple[int, ...], num_devices: int) -> 
     return op_sharding_to_indices(hlo_sharding_from_string(text), shape, num_devices)
 
 
+def backends_initialized() -> bool:
+    """Whether jax's backends have started (after which the CPU device count is fixed)."""
+    from jax._src import xla_bridge
+
+    return bool(xla_bridge.backends_are_initialized())
+
+
+def hlo_sharding_text(sharding: Any, ndim: int) -> str:
+    """A jax Sharding as XLA's HloSharding text (`{devices=[4,2]<=[8]}`) for an array of
+    rank `ndim`. `_to_xla_hlo_sharding` is private on every jax Sharding class."""
+    return str(sharding._to_xla_hlo_sharding(ndim))
+
+
 def xla_parameter_shardings(mlir_text: str, num_partitions: int) -> list[str]:
     """Compile a StableHLO module (Shardy shardings on its arguments) for `num_partitions`
     CPU devices and return XLA's HloSharding text of each entry parameter: XLA's own reading

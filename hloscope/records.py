@@ -6,8 +6,10 @@ produced them, so nothing downstream depends on the shape of `cost_analysis()` o
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,6 +147,12 @@ class Capture:
     """Wall time of `trace`, `lower`, `compile` (seconds)."""
     notes: tuple[str, ...] = ()
     """Things the capture could not record, said once here (e.g. 'no cost_analysis on cuda')."""
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write this capture as a `.hlos` bundle (`hloscope.bundle.save`); returns the path."""
+        from hloscope.bundle import save
+
+        return save(self, path)
 
     @property
     def missing(self) -> tuple[str, ...]:

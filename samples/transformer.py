@@ -1,0 +1,37 @@
+"""4 decoder blocks, value_and_grad + SGD, data=4 x model=2 mesh: FSDP on data, tensor parallel on
+model.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import jax
+
+DEVICES = 8
+"""Default device count: data=4 x model=2."""
+MESH = {"data": 4, "model": 2}
+"""Mesh axes at the default device count; `mesh_shape(n)` for other counts."""
+MODEL_AXIS = 2
+
+
+def mesh_shape(devices: int | None = None) -> dict[str, int]:
+    """model stays 2; the other devices go to data."""
+    from ._common import check_devices
+
+    n = check_devices(devices, DEVICES, multiple_of=MODEL_AXIS)
+    return {"data": n // MODEL_AXIS, "model": MODEL_AXIS}
+
+
+def program(devices: int | None = None) -> jax.stages.Traced:
+    import jax
+
+    from . import _blocks
+    from ._common import make_mesh, sgd_step
+
+    shape = mesh_shape(devices)
+    mesh = make_mesh(tuple(shape.values()), tuple(shape))
+    c = _blocks.Config()
+    step = jax.jit(sgd_step(_blocks.unrolled_loss(mesh), name="transformer"), donate_argnums=0)
+    return step.trace(_blocks.params(c, mesh), *_blocks.batch(c, mesh))
