@@ -1,0 +1,357 @@
+"""Reports -> table rows and short texts. The one place that knows the reports' field names,
+so a change in a report touches this module only. Formatting and ordering only: every figure
+shown comes from a report.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+
+from hloscope.tui import fmt, theme
+from hloscope.tui.widgets.vtable import Bar, Column, Row, render_bar
+
+if TYPE_CHECKING:
+    from hloscope.analysis import Analysis
+
+
+def bar_text(bar: Bar, width: int) -> Text:
+    return render_bar(bar, width)
+
+
+def hardware_name(roofline: Any) -> str:
+    hw = getattr(roofline, "hardware", None)
+    return str(getattr(hw, "name", hw) or "–")
+
+
+def capacity_bytes(analysis: Analysis | None) -> float | None:
+    hw = analysis.hardware if analysis is not None else None
+    cap = getattr(hw, "hbm_capacity_bytes", None)
+    return float(cap) if cap else None
+
+
+# -- step -------------------------------------------------------------------------------------
+
+
+def step_shares(roofline: Any) -> tuple[float, float, float]:
+    """Compute / memory / collective shares of the step, as the roofline report splits it."""
+    parts = (roofline.compute_s, roofline.memory_s, roofline.collective_s)
+    total = sum(parts)
+    if total <= 0:
+        return (0.0, 0.0, 0.0)
+    return (parts[0] / total, parts[1] / total, parts[2] / total)
+
+
+# -- memory -----------------------------------------------------------------------------------
+
+
+def fit_of(memory: Any, hardware: str | None) -> Any | None:
+    fits = getattr(memory, "fits", None) or {}
+    return fits.get(hardware) if hardware else None
+
+
+def fit_text(memory: Any, hardware: str | None, *, short: bool = False) -> Text:
+    fit = fit_of(memory, hardware)
+    if fit is None:
+        return Text("")
+    if short:
+        if fit.fits:
+            return Text(f"fits: {fmt.nbytes(fit.margin_bytes)} to spare", style=theme.GOOD)
+        return Text(f"does NOT fit: {fmt.nbytes(-fit.margin_bytes)} over",
+                    style=f"bold {theme.BAD}")
+    basis = "XLA's figures" if fit.basis == "xla" else "our model"
+    if fit.fits:
+        return Text(f"fits on {hardware}: {fmt.nbytes(fit.margin_bytes)} to spare ({basis})",
+                    style=theme.GOOD)
+    return Text(f"does not fit on {hardware}: {fmt.nbytes(-fit.margin_bytes)} over ({basis})",
+                style=f"bold {theme.BAD}")
+
+
+BUFFER_COLUMNS = (
+    Column("name", "buffer", ratio=2),
+    Column("bytes", "size", width=10, align="right"),
+    Column("bar", "", width=10),
+    Column("kind", "kind", width=9),
+    Column("shape", "shape", ratio=2),
+    Column("live", "live steps", width=11, align="right"),
+    Column("source", "source", ratio=2),
+)
+
+
+def buffer_rows(memory: Any) -> list[Row]:
+    bufs = memory.at_peak
+    top = max((b.bytes for b in bufs), default=0) or 1
+    out = []
+    for b in bufs:
+        out.append(Row(
+            (
+                b.name,
+                fmt.nbytes(b.bytes),
+                Bar(b.bytes / top, theme.MEMORY, theme.MEMORY_CHAR),
+                b.kind,
+                b.shape,
+                f"{b.live_from}–{b.live_to}",
+                short_source(b.source or "") or b.op_name,
+            ),
+            key=b.defined_by or b.name,
+            search=f"{b.name} {b.kind} {b.shape} {b.defined_by} {b.op_name} {b.source or ''}"
+            .lower(),
+        ))
+    return out
+
+
+# -- kernels ----------------------------------------------------------------------------------
+
+KERNEL_COLUMNS = (
+    Column("rank", "#", width=5, align="right"),
+    Column("name", "kernel", ratio=3),
+    Column("what", "what", ratio=4),
+    Column("time", "est./step", width=10, align="right"),
+    Column("bar", "", width=10),
+    Column("bound", "bound", width=7),
+    Column("flops", "FLOPs", width=9, align="right"),
+    Column("bytes", "bytes", width=10, align="right"),
+    Column("count", "×", width=4, align="right"),
+    Column("source", "source", ratio=3),
+)
+
+TOP_KERNEL_COLUMNS = (
+    Column("name", "kernel", ratio=3),
+    Column("what", "what", ratio=4),
+    Column("time", "est./step", width=10, align="right"),
+    Column("share", "share", width=6, align="right"),
+    Column("bound", "bound", width=7),
+    Column("source", "source", ratio=3),
+)
+
+
+def short_source(src: str) -> str:
+    """`/home/u/model.py:42` -> `model.py:42` (tables); the full path stays in the report."""
+    if not src:
+        return ""
+    path, _, line = src.rpartition(":")
+    if not path or not line.isdigit():
+        return os.path.basename(src)
+    return f"{os.path.basename(path)}:{line}"
+
+
+# Opcodes that say little about what a kernel computes; named only when nothing else is.
+_PLUMBING = frozenset("bitcast constant broadcast reshape parameter copy tuple get-tuple-element "
+                      "iota convert slice".split())
+
+
+def kernel_what(k: Any) -> str:
+    """`kLoop add (+3) → f32[8,128]`: kind, root opcode, how many other opcodes, result."""
+    kind = k.backend_kind or k.kind
+    others = [o for o in k.opcodes if o != k.root_opcode and o not in _PLUMBING]
+    head = k.root_opcode if kind == "unfused" else f"{kind} {k.root_opcode}"
+    if others:
+        head += f" +{others[0]}" + (f" +{len(others) - 1}" if len(others) > 1 else "")
+    out = k.outputs[0].shape if k.outputs else ""
+    return f"{head} → {out}" if out else head
+
+
+def kernel_order(fusion: Any, roofline: Any | None, sort: str = "time") -> list[Any]:
+    """Kernels most expensive first: by the roofline's ranking (estimated time per step) when
+    there is one, else by FLOPs x executions; or by FLOPs, bytes or name."""
+    kernels = list(fusion.kernels)
+    if sort == "time" and roofline is not None:
+        by_name = {k.name: k for k in kernels}
+        return [by_name[n] for n in roofline.top_kernels if n in by_name]
+    if sort == "bytes":
+        return sorted(kernels, key=lambda k: -k.bytes_accessed * k.count)
+    if sort == "name":
+        return sorted(kernels, key=lambda k: k.name)
+    return sorted(kernels, key=lambda k: (-k.flops * k.count, -k.bytes_accessed * k.count))
+
+
+def kernels_summary(fusion: Any, roofline: Any | None, order: str) -> Text:
+    t = Text(f" {len(fusion.kernels)} kernels ({fusion.executed_kernel_count} launches per step),"
+             f" by {order}")
+    if roofline is not None:
+        t.append(f"   estimates on {hardware_name(roofline)}", style="dim")
+    return t
+
+
+def _kernel_search(k: Any) -> str:
+    return " ".join((k.name, k.kind, k.backend_kind, k.category, " ".join(k.opcodes),
+                     " ".join(k.sources), " ".join(k.scopes))).lower()
+
+
+def kernel_rows(
+    fusion: Any, roofline: Any | None, *, limit: int | None = None,
+    full: bool = False, sort: str = "time",
+) -> list[Row]:
+    order = kernel_order(fusion, roofline, sort)
+    if limit is not None:
+        order = order[:limit]
+    by_kernel = roofline.by_kernel if roofline is not None else {}
+    step = roofline.step_s if roofline is not None else 0.0
+    top = max((by_kernel[k.name].total_s for k in order if k.name in by_kernel), default=0.0)
+    out = []
+    for i, k in enumerate(order, 1):
+        e = by_kernel.get(k.name)
+        bound = e.bound if e is not None else ""
+        style = theme.BOUND_STYLE.get(bound, "")
+        time = fmt.seconds(e.total_s) if e is not None else "-"
+        src = short_source(k.primary_source or (k.sources[0] if k.sources else ""))
+        what = kernel_what(k)
+        if full:
+            cells: tuple[Any, ...] = (
+                str(i),
+                k.name,
+                what,
+                time,
+                Bar(e.total_s / top if (e is not None and top) else 0.0, style,
+                    theme.BOUND_CHAR.get(bound, "█")),
+                Text(bound, style=style),
+                fmt.count(k.flops * k.count),
+                fmt.nbytes(k.bytes_accessed * k.count),
+                str(k.count),
+                src,
+            )
+        else:
+            share = fmt.percent(e.total_s / step) if (e is not None and step) else ""
+            cells = (k.name, what, time, share, Text(bound, style=style), src)
+        out.append(Row(cells, key=k.name, search=_kernel_search(k)))
+    return out
+
+
+# -- source lines -----------------------------------------------------------------------------
+
+TOP_SOURCE_COLUMNS = (
+    Column("source", "line", ratio=2),
+    Column("flops", "FLOPs/step", width=11, align="right"),
+    Column("share", "of FLOPs", width=14),
+    Column("bytes", "bytes/step", width=10, align="right"),
+    Column("what", "kernels", ratio=2),
+)
+
+
+def source_rows(fusion: Any, cost: Any | None, *, limit: int | None = None) -> list[Row]:
+    """Python lines ranked by FLOPs per step (the fusion report's per-line totals, in its
+    order); the share is of the program's executed FLOPs when the cost report is there."""
+    items = list(fusion.by_source.values())
+    if limit is not None:
+        items = items[:limit]
+    total = cost.executed.flops if cost is not None else 0.0
+    index = {k.name: k for k in fusion.kernels}
+    out = []
+    for line in items:
+        share = line.flops / total if total else 0.0
+        names = line.kernels
+        cats: dict[str, int] = {}
+        for n in names:
+            k = index.get(n)
+            if k is not None and k.category == "collective":
+                op = k.opcode.removesuffix("-start")
+                cats[op] = cats.get(op, 0) + 1
+        what = f"{len(names)} kernel{'s' if len(names) != 1 else ''}"
+        for op, c in cats.items():
+            what += f", {c} {op}"
+        out.append(Row(
+            (
+                short_source(line.source) if line.source != "?" else "? (no source line)",
+                fmt.flops(line.flops),
+                Bar(share, theme.COMPUTE, theme.COMPUTE_CHAR, label=fmt.percent(share)),
+                fmt.nbytes(line.bytes_accessed),
+                what,
+            ),
+            key=line.source,
+            search=f"{line.source} {what}".lower(),
+        ))
+    return out
+
+
+# -- collectives ------------------------------------------------------------------------------
+
+COLLECTIVE_COLUMNS = (
+    Column("kind", "kind", width=18),
+    Column("axes", "axes", width=12),
+    Column("group", "group", width=5, align="right"),
+    Column("bytes", "bytes/dev", width=10, align="right"),
+    Column("count", "×", width=4, align="right"),
+    Column("time", "est.", width=9, align="right"),
+    Column("source", "source", ratio=2),
+    Column("why", "why", ratio=4),
+)
+
+
+def axes_text(axes: Sequence[str] | str | None) -> str:
+    if not axes:
+        return "–"
+    if isinstance(axes, str):
+        return axes
+    return "+".join(axes)
+
+
+def collective_rows(sharding: Any) -> list[Row]:
+    cols = sorted(sharding.collectives, key=lambda c: -(c.estimated_s or 0.0) * (c.count or 1))
+    out = []
+    for c in cols:
+        out.append(Row(
+            (
+                c.kind,
+                axes_text(c.axes),
+                str(c.group_size),
+                fmt.nbytes(c.bytes_per_device),
+                str(c.count),
+                fmt.seconds(c.estimated_s),
+                c.source or "",
+                c.why or "",
+            ),
+            key=c.name,
+        ))
+    return out
+
+
+def collectives_header(sharding: Any, hardware: str | None) -> Text:
+    t = Text(" " + collective_summary(sharding))
+    t.append(f"   estimates on {hardware or '–'} links", style="dim")
+    return t
+
+
+def collective_detail(sharding: Any, name: str) -> Text:
+    c = next((x for x in sharding.collectives if x.name == name), None)
+    if c is None:
+        return Text("")
+    t = Text()
+    t.append(f"{c.name}", style="bold")
+    t.append(f"  {c.kind} over {axes_text(c.axes)}, groups of {c.group_size}")
+    t.append(f"  sends {fmt.nbytes(c.sent_bytes)}, receives {fmt.nbytes(c.received_bytes)}")
+    t.append(f" per device, ×{c.count}\n")
+    if c.formula:
+        t.append(f"time: {c.formula}\n", style="dim")
+    if c.why:
+        t.append(f"why: {c.why}\n", style="italic")
+    if c.op_name:
+        t.append(f"{c.op_name}", style="dim")
+    return t
+
+
+def memory_header(memory: Any, analysis: Analysis | None, hardware: str | None) -> Text:
+    t = Text(" ")
+    t.append(f"peak {fmt.nbytes(memory.peak_bytes)}", style=f"bold {theme.MEMORY}")
+    t.append(f" at step {memory.peak_step} ({memory.peak_instruction})")
+    if memory.xla_peak_bytes:
+        t.append(f"   XLA's peak figure {fmt.nbytes(memory.xla_peak_bytes)}", style="dim")
+    t.append("\n ")
+    split = memory.peak_split
+    t.append("at the peak: " + "  ".join(f"{k} {fmt.nbytes(v)}" for k, v in split.items() if v))
+    t.append(f"   whole run {fmt.nbytes(memory.whole_run_bytes)}, reserved "
+             f"{fmt.nbytes(memory.reserved_bytes)}   ")
+    t.append_text(fit_text(memory, hardware))
+    return t
+
+
+def collective_summary(sharding: Any) -> str:
+    cols = sharding.collectives
+    total = sum((c.bytes_per_device or 0) * (c.count or 1) for c in cols)
+    return f"collectives {len(cols)} ({fmt.nbytes(total)} per device)"
+
+
+def join(parts: Iterable[str], sep: str = ", ") -> str:
+    return sep.join(p for p in parts if p)

@@ -1,0 +1,126 @@
+"""One kernel: its figures, the instructions fused into it with their shapes, its HLO text,
+and the Python lines it comes from (with the file around the line, when readable)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from textual import work
+from textual.binding import Binding, BindingType
+from textual.widget import Widget
+from textual.widgets import Static, TabbedContent, TabPane
+
+from hloscope.tui import kernel_info, rows
+from hloscope.tui.screens.base import HloscopeScreen
+from hloscope.tui.widgets.chrome import state_text
+from hloscope.tui.widgets.codeview import CodeView
+from hloscope.tui.widgets.vtable import VirtualTable
+
+
+class KernelScreen(HloscopeScreen):
+    MODE = "kernels"
+    SCREEN_TITLE = "Kernel"
+    NEEDS: ClassVar[tuple[str, ...]] = ("fusion", "roofline", "module", "index", "hlo_lines")
+    HELP = (
+        "One kernel. 1: the instructions fused into it (Enter: show in the HLO text); "
+        "2: its HLO (the fusion instruction and its fused computation); 3: the Python lines "
+        "it comes from, with the file around each line when the file is readable here. "
+        "Escape goes back."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("1", "tab('k-instrs')", "Instructions"),
+        Binding("2", "tab('k-hlo')", "HLO"),
+        Binding("3", "tab('k-source')", "Source"),
+        Binding("g", "goto_text", "In full text"),
+    ]
+
+    def __init__(self, kernel: str) -> None:
+        super().__init__()
+        self.kernel_name = kernel
+        self.SCREEN_TITLE = f"Kernel {kernel}"
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield Static(id="kd-head", classes="summary")
+        with TabbedContent(id="kd-tabs", initial="k-instrs"):
+            with TabPane("1 Instructions", id="k-instrs"):
+                yield VirtualTable(kernel_info.INSTR_COLUMNS, id="kd-instrs")
+            with TabPane("2 HLO", id="k-hlo"):
+                yield CodeView(language="hlo", id="kd-hlo")
+            with TabPane("3 Source", id="k-source"):
+                yield Static(id="kd-src-head")
+                yield CodeView(language="python", id="kd-src")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.safe_refresh()
+        self.query_one("#kd-instrs", VirtualTable).focus()
+
+    def focus_body(self) -> None:
+        self.query_one("#kd-instrs", VirtualTable).focus()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_tab(self, pane: str) -> None:
+        self.query_one("#kd-tabs", TabbedContent).active = pane
+        target = {"k-instrs": "#kd-instrs", "k-hlo": "#kd-hlo", "k-source": "#kd-src"}[pane]
+        self.query_one(target).focus()
+
+    def refresh_data(self) -> None:
+        if not self.is_mounted:
+            return
+        fusion = self.value("fusion")
+        head = self.query_one("#kd-head", Static)
+        if fusion is None:
+            head.update(state_text(self.state("fusion"), "kernels"))
+            return
+        kernel = kernel_info.find_kernel(fusion, self.kernel_name)
+        if kernel is None:
+            head.update(f"no kernel named {self.kernel_name} in this program")
+            return
+        roof = self.value("roofline")
+        head.update(kernel_info.header(kernel, roof, self.session.hardware_name))
+        module, index, lines = self.value("module"), self.value("index"), self.value("hlo_lines")
+        instrs = self.query_one("#kd-instrs", VirtualTable)
+        if module is not None:
+            instrs.set_rows(kernel_info.instruction_rows(module, kernel))
+        else:
+            instrs.empty_text = state_text(self.state("module"), "instructions").plain
+        hlo = self.query_one("#kd-hlo", CodeView)
+        if module is not None and index is not None and lines is not None:
+            hlo.set_lines(kernel_info.hlo_excerpt(module, index, lines, kernel), language="hlo")
+        self._load_source(kernel)
+
+    @work(thread=True, exclusive=True, group="kernel-source")
+    def _load_source(self, kernel: Any) -> None:
+        excerpt = kernel_info.source_excerpt(kernel, self.value("module"))
+        self.app.call_from_thread(self._show_source, excerpt)
+
+    def _show_source(self, excerpt: kernel_info.SourceExcerpt) -> None:
+        self.query_one("#kd-src-head", Static).update(excerpt.header)
+        view = self.query_one("#kd-src", CodeView)
+        view.set_lines(excerpt.lines, language="python", first_line_number=excerpt.first_line)
+        if excerpt.focus_line is not None:
+            view.set_marks(frozenset(excerpt.marks))
+            self.call_after_refresh(view.goto, excerpt.focus_line)
+
+    def on_virtual_table_selected(self, event: VirtualTable.Selected) -> None:
+        if event.table.id == "kd-instrs":
+            self.hs.open_instruction(str(event.row.key))
+
+    def action_goto_text(self) -> None:
+        self.hs.open_instruction(self.kernel_name)
+
+    def search_changed(self, text: str) -> None:
+        pane = self.query_one("#kd-tabs", TabbedContent).active
+        if pane == "k-instrs":
+            self.query_one("#kd-instrs", VirtualTable).set_filter(text)
+        elif pane == "k-hlo":
+            self.query_one("#kd-hlo", CodeView).search(text)
+        else:
+            self.query_one("#kd-src", CodeView).search(text)
+
+
+__all__ = ["KernelScreen", "rows"]

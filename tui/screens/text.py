@@ -1,0 +1,175 @@
+"""HLO / StableHLO text with syntax colouring. Enter on an instruction lists where its
+operands are defined and who uses it; pick one to jump there. `b` jumps back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widget import Widget
+from textual.widgets import Static
+
+from hloscope.tui import navigation
+from hloscope.tui.screens.base import HloscopeScreen
+from hloscope.tui.widgets.chrome import state_text
+from hloscope.tui.widgets.codeview import CodeView
+
+DOCS: dict[str, tuple[str, str]] = {
+    "hlo": ("hlo_lines", "optimized HLO"),
+    "stablehlo": ("stablehlo_lines", "StableHLO"),
+}
+
+
+class TextScreen(HloscopeScreen):
+    MODE = "text"
+    SCREEN_TITLE = "Text"
+    NEEDS: ClassVar[tuple[str, ...]] = ("hlo_lines", "stablehlo_lines", "module", "index")
+    HELP = (
+        "The optimized HLO XLA compiled (tab: the StableHLO jax lowered). Enter on an "
+        "instruction: jump to the definition of an operand, to a user, or into a called "
+        "computation. b jumps back. / finds text (n, N: next, previous)."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("tab", "toggle_doc", "HLO/StableHLO"),
+        Binding("b", "back", "Jump back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.doc = "hlo"
+        self.history: list[tuple[str, int]] = []
+        self._shown: dict[str, Any] = {}
+        self._pending_goto: str | None = None
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield Static(id="t-head", classes="summary")
+        yield CodeView(language="hlo", id="t-code")
+        yield Static(id="t-where", classes="where")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.safe_refresh()
+        self.code.focus()
+
+    @property
+    def code(self) -> CodeView:
+        return self.query_one("#t-code", CodeView)
+
+    def focus_body(self) -> None:
+        self.code.focus()
+
+    def refresh_data(self) -> None:
+        if not self.is_mounted:
+            return
+        report, label = DOCS[self.doc]
+        st = self.state(report)
+        head = Text()
+        for key, (_, name) in DOCS.items():
+            head.append(f" {name} ", style="reverse bold" if key == self.doc else "dim")
+            head.append(" ")
+        head.append("  tab switches", style="dim")
+        if not st.ready:
+            head.append("   ")
+            head.append_text(state_text(st, label))
+        elif not st.value:
+            head.append(f"   this capture has no {label}", style="italic")
+        self.query_one("#t-head", Static).update(head)
+        lines = st.value if st.ready else ()
+        if self._shown.get(self.doc) is not lines:
+            self._shown = {self.doc: lines}
+            self.code.set_lines(lines or (), language="hlo" if self.doc == "hlo" else "mlir")
+        if self._pending_goto and self.doc == "hlo":
+            name = self._pending_goto
+            if self.goto_instruction(name, record=False):
+                self._pending_goto = None
+        self._update_where(self.code.cursor_line)
+
+    # -- jumping --------------------------------------------------------------------------
+
+    def goto_instruction(self, name: str, *, record: bool = True) -> bool:
+        """Show the HLO text at `name`'s definition. False while the index is not ready."""
+        if self.doc != "hlo":
+            self.doc = "hlo"
+            self.refresh_data()
+        index = self.value("index")
+        lines = self.value("hlo_lines")
+        if index is None or lines is None:
+            self._pending_goto = name
+            return False
+        line = index.line_of(name)
+        if line < 0:
+            self.notify(f"{name} is not in the text", severity="warning")
+            return True
+        if record:
+            self.history.append((self.doc, self.code.cursor_line))
+        self.code.goto(line)
+        return True
+
+    def goto_stablehlo(self, line: int) -> None:
+        """Show the StableHLO text at a 0-based line."""
+        if self.doc != "stablehlo":
+            self.doc = "stablehlo"
+            self.refresh_data()
+        self.history.append((self.doc, self.code.cursor_line))
+        self.call_after_refresh(self.code.goto, line)
+
+    def action_toggle_doc(self) -> None:
+        self.doc = "stablehlo" if self.doc == "hlo" else "hlo"
+        self.safe_refresh()
+
+    def action_back(self) -> None:
+        if not self.history:
+            self.notify("nothing to go back to", timeout=2)
+            return
+        doc, line = self.history.pop()
+        if doc != self.doc:
+            self.doc = doc
+            self.refresh_data()
+        self.code.goto(line)
+
+    def on_code_view_cursor_moved(self, event: CodeView.CursorMoved) -> None:
+        self._update_where(event.line)
+
+    def _update_where(self, line: int) -> None:
+        where = self.query_one("#t-where", Static)
+        if self.doc != "hlo":
+            where.update("")
+            return
+        index, module = self.value("index"), self.value("module")
+        if index is None or module is None:
+            where.update(state_text(self.state("index"), "navigation").plain)
+            return
+        where.update(navigation.describe_line(module, index, line))
+
+    def on_code_view_line_chosen(self, event: CodeView.LineChosen) -> None:
+        if self.doc == "hlo":
+            index, module = self.value("index"), self.value("module")
+            if index is None or module is None:
+                self.notify("navigation is not ready yet", timeout=2)
+                return
+            targets = navigation.jump_targets(module, index, event.line)
+        else:
+            targets = navigation.mlir_jump_targets(self.code.lines, event.line)
+        if not targets:
+            self.notify("nothing to jump to from this line", timeout=2)
+            return
+        from hloscope.tui.screens.pickers import JumpPicker
+
+        def chosen(line: int | None) -> None:
+            if line is not None:
+                self.history.append((self.doc, self.code.cursor_line))
+                self.code.goto(line)
+
+        self.app.push_screen(JumpPicker(targets), chosen)
+
+    # -- search ---------------------------------------------------------------------------
+
+    def search_changed(self, text: str) -> None:
+        self.code.search(text)
+
+    def search_done(self, text: str, *, cancelled: bool) -> None:
+        if cancelled:
+            self.code.search("")
+        self.code.focus()

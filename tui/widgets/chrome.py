@@ -1,0 +1,153 @@
+"""The frame around every screen: the title bar (program, platform, mesh, hardware), the
+status line (loading and computing), the search bar, and the 'not available' notice."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Input, Static
+
+from hloscope.tui.reports import ReportState, Status
+
+if TYPE_CHECKING:
+    from hloscope.tui.session import Session
+
+
+def program_line(session: Session, screen_title: str) -> Text:
+    """` hloscope ─ Kernels ─ transformer (sample) ─ cpu ×8, mesh data=4 × model=2 ─ h100-sxm`"""
+    t = Text(no_wrap=True, overflow="ellipsis")
+    t.append(" hloscope", style="bold")
+    t.append(" ─ ")
+    t.append(screen_title, style="bold")
+    cap = session.capture
+    if cap is None:
+        t.append(" ─ ")
+        t.append(" vs ".join(session.labels) if session.is_diff else session.labels[0])
+        return t
+    t.append(" ─ ")
+    if session.is_diff:
+        t.append("AB"[session.side] + ": ", style="bold")
+    t.append(cap.name)
+    if cap.origin and cap.origin != cap.name:
+        t.append(f" ({cap.origin})", style="dim")
+    if cap.platform:
+        t.append(f" ─ {cap.platform} ×{cap.device_count}")
+    else:
+        t.append(f" ─ {cap.device_count} device{'s' if cap.device_count != 1 else ''}")
+    if cap.mesh is not None and cap.mesh.axis_names:
+        t.append(f", mesh {cap.mesh.describe()}")
+    t.append(" ─ hardware: ")
+    t.append(session.hardware_name or "–", style="bold")
+    t.append(" [h]", style="dim")
+    return t
+
+
+class ScreenTabs(Static):
+    """The screens and their keys, the current one highlighted; click one to go there."""
+
+    DEFAULT_CSS = """
+    ScreenTabs { height: 1; background: $panel-darken-1; color: $text-muted; }
+    """
+
+    def __init__(self, current: str, tabs: tuple[tuple[str, str, str], ...], **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.current = current
+        self.tabs = tabs
+        self._spans: list[tuple[int, int, str]] = []
+
+    def on_mount(self) -> None:
+        self.update(self._text())
+
+    def _text(self) -> Text:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        self._spans = []
+        for key, mode, title in self.tabs:
+            start = t.cell_len
+            if mode == self.current:
+                t.append(f" {key} {title} ", style="bold reverse")
+            else:
+                t.append(" ")
+                t.append(key, style="bold")
+                t.append(f" {title} ")
+            self._spans.append((start, t.cell_len, mode))
+        return t
+
+    async def on_click(self, event: events.Click) -> None:
+        for start, end, mode in self._spans:
+            if start <= event.x < end:
+                await self.app.run_action(f"show('{mode}')")
+                return
+
+
+class TitleBar(Static):
+    DEFAULT_CSS = """
+    TitleBar { height: 1; background: $panel; color: $foreground; }
+    """
+
+
+class StatusLine(Static):
+    DEFAULT_CSS = """
+    StatusLine { height: 1; color: $text-muted; background: $surface; }
+    """
+
+
+def state_text(state: ReportState, what: str) -> Text:
+    """One line for a report that is not ready: computing, not available, or failed."""
+    if state.status is Status.PENDING or state.status is Status.IDLE:
+        msg = state.message if state.message and state.message != "loading…" else ""
+        return Text(f"⋯ computing {what}…" + (f" ({msg})" if msg else ""), style="dim italic")
+    if state.status is Status.UNAVAILABLE:
+        return Text(state.message or f"{what}: not available", style="italic")
+    if state.status is Status.FAILED:
+        return Text(f"{what} failed: {state.message}", style="bold red")
+    return Text("")
+
+
+class Notice(Static):
+    """A panel body standing in for a report that is not there (yet)."""
+
+    DEFAULT_CSS = """
+    Notice { color: $text-muted; padding: 0 1; }
+    """
+
+    def show_state(self, state: ReportState, what: str) -> None:
+        self.update(state_text(state, what))
+
+
+class SearchBar(Input):
+    """`/` opens it; typing filters (tables) or finds (text); Enter keeps the result, Escape
+    clears it. Screens handle `SearchBar.Changed` and `SearchBar.Done`."""
+
+    BINDINGS = [Binding("escape", "cancel", "Clear search", show=False)]  # noqa: RUF012
+
+    DEFAULT_CSS = """
+    SearchBar { display: none; height: 1; border: none; padding: 0 1; }
+    SearchBar.-open { display: block; }
+    """
+
+    class Done(Message):
+        def __init__(self, bar: SearchBar, value: str, cancelled: bool) -> None:
+            super().__init__()
+            self.bar = bar
+            self.value = value
+            self.cancelled = cancelled
+
+    def open(self) -> None:
+        self.add_class("-open")
+        self.focus()
+
+    def close(self) -> None:
+        self.remove_class("-open")
+
+    def action_cancel(self) -> None:
+        self.value = ""
+        self.close()
+        self.post_message(self.Done(self, "", cancelled=True))
+
+    async def action_submit(self) -> None:
+        self.close()
+        self.post_message(self.Done(self, self.value, cancelled=False))
