@@ -34,18 +34,22 @@ __all__ = [
     "capture",
     "diff",
     "load",
+    "target_devices",
 ]
 
 if TYPE_CHECKING:
     from hloscope.capture import capture
     from hloscope.loading import load
     from hloscope.diffing import diff
+    from hloscope.target_runtime import target_devices
 
 # Lazy: these pull in jax (capture) or large passes (diff) only when first used.
 _LAZY = {
     "capture": ("hloscope.capture", "capture"),
     "load": ("hloscope.loading", "load"),
     "diff": ("hloscope.diffing", "diff"),
+    # The devices a factory builds its mesh on: the --target's while compiling for one.
+    "target_devices": ("hloscope.target_runtime", "target_devices"),
 }
 
 

@@ -36,30 +36,46 @@ class DeviceCountError(UsageError):
 
 
 def capture(
-    target: Any,
+    program: Any,
+    /,
     *args: Any,
     devices: int | None = None,
     progress: Progress | None = None,
+    target: str | None = None,
+    mesh: str | None = None,
     **kwargs: Any,
 ) -> Capture:
     """Capture a program: everything hloscope needs, as plain data.
 
-    `target` is a function (jitted with `args`/`kwargs`, which may be `ShapeDtypeStruct`s with
+    `program` is a function (jitted with `args`/`kwargs`, which may be `ShapeDtypeStruct`s with
     shardings), a `jax.jit` result, a `jax.stages.Traced` / `Lowered` / `Compiled`, or a target
     string (`sample:NAME`, `file.py:factory`, `package.module:factory`). `devices=N` gives jax N
     fake CPU devices; it must come before anything starts jax's backend, else a
-    `DeviceCountError` says so. (`devices` and `progress` are hloscope's own keywords; pass a
-    function keyword of the same name through `functools.partial`.)
+    `DeviceCountError` says so. (`devices`, `progress`, `target` and `mesh` are hloscope's own
+    keywords; pass a function keyword of the same name through `functools.partial`.)
+
+    `target="tpu-v5p:8x8x16"` (or `h100x8`, `cpu:64`: `hloscope.compile_targets`) compiles for
+    hardware this machine need not have, in a worker process, so the program must be named: a
+    target string or a module-level factory that builds its mesh on
+    `hloscope.target_devices()`. `mesh="data=16,model=16"` resizes the mesh the program builds.
     """
-    if isinstance(target, str):
+    if target is not None or mesh is not None:
+        if args or kwargs or devices is not None:
+            raise UsageError("target= and mesh= take a named program, no arguments or devices=")
+        from hloscope.remote_compile import capture_for_target, default_target, program_name
+
+        return capture_for_target(
+            program_name(program), target or default_target(mesh), mesh=mesh, progress=progress
+        )
+    if isinstance(program, str):
         if args or kwargs:
             raise UsageError("a target string takes no arguments")
         from hloscope.targets import capture_target
 
-        return capture_target(target, devices=devices, progress=progress)
+        return capture_target(program, devices=devices, progress=progress)
     if devices is not None:
         ensure_devices(devices)
-    return capture_stage(target, args, kwargs, progress=progress)
+    return capture_stage(program, args, kwargs, progress=progress)
 
 
 def capture_stage(
@@ -100,6 +116,10 @@ def capture_stage(
         lowered = _stage("lower", timings, progress, traced.lower)
     if lowered is not None:
         compiled = _stage("compile", timings, progress, lowered.compile)
+        # jax compiles a Lowered for tpu/cuda into a CPU executable without a word: refuse.
+        from hloscope.target_runtime import check_platform
+
+        check_platform(lowered, compiled)
     assert compiled is not None
     start = time.perf_counter()
     cap = _record(traced, lowered, compiled, origin=origin, timings=timings)

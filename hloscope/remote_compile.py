@@ -13,6 +13,7 @@ The worker's output (libtpu's noise) goes to a log that is shown only when it di
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -65,6 +66,39 @@ def capture_for_target(
         except DeviceCountError:
             pass  # jax started with fewer CPU devices: a fresh process can have them
     return compile_remote(program, spec, mesh=axes, progress=progress)
+
+
+def default_target(mesh: str | Sequence[tuple[str, int]] | None) -> str:
+    """`--mesh` without `--target`: that many fake CPU devices (`cpu:N`)."""
+    if mesh is None:
+        raise UsageError("give a target (tpu-v5e:4x4, h100x8, cpu:8) or a mesh")
+    axes = parse_mesh(mesh) if isinstance(mesh, str) else tuple(mesh)
+    return f"cpu:{math.prod(size for _, size in axes)}"
+
+
+def program_name(program: Any) -> str:
+    """The program TARGET string the worker can rebuild `program` from: the string itself, or
+    `module:qualname` (`file.py:qualname` for a script) of a factory defined at a module's top
+    level. A function with arguments, a jax stage, a lambda or a closure cannot cross to
+    another process: UsageError saying what to pass instead."""
+    if isinstance(program, str):
+        return program
+    qual = getattr(program, "__qualname__", "")
+    module = getattr(program, "__module__", "") or ""
+    is_jit = hasattr(program, "trace") or hasattr(program, "lower")
+    if callable(program) and not is_jit and qual and "<" not in qual and module:
+        mod = sys.modules.get(module)
+        path = getattr(mod, "__file__", None)
+        if module == "__main__" or module.startswith("_hloscope_target_"):
+            if path:
+                return f"{path}:{qual}"
+        else:
+            return f"{module}:{qual}"
+    raise UsageError(
+        "target= compiles in a fresh process, so the program must be named: a target string "
+        "('sample:transformer', 'model.py:factory') or a zero-argument factory defined at the "
+        "top of a module that builds its mesh on hloscope.target_devices()"
+    )
 
 
 def _capture_here(

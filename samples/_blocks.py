@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from ._common import cross_entropy, sds
+from ._common import cross_entropy, global_batch, sds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,7 +43,10 @@ def _layer_specs(c: Config) -> dict[str, tuple[tuple[int, ...], P]]:
 
 
 def _spec(mesh: Mesh | None, spec: P) -> P | None:
-    return spec if mesh is not None else None
+    """`spec` on `mesh`, axes the mesh lacks left unsharded (the scan sample has data only)."""
+    if mesh is None:
+        return None
+    return P(*(axis if axis in mesh.axis_names else None for axis in spec))
 
 
 def layer_params(c: Config, mesh: Mesh | None, *, stacked: bool = False) -> Any:
@@ -72,8 +75,10 @@ def params(c: Config, mesh: Mesh | None, *, stacked: bool = False) -> dict[str, 
 def batch(c: Config, mesh: Mesh | None) -> tuple[jax.ShapeDtypeStruct, jax.ShapeDtypeStruct]:
     """(tokens, labels), int32 [batch, seq], batch-sharded on `data`."""
     spec = _spec(mesh, P("data", None))
-    tokens = sds((c.batch, c.seq), mesh, spec, dtype=jnp.int32)
-    labels = sds((c.batch, c.seq), mesh, spec, dtype=jnp.int32)
+    # At least one sequence per `data` device, so the sample runs on any target's device count.
+    b = global_batch(c.batch, mesh.shape["data"]) if mesh is not None else c.batch
+    tokens = sds((b, c.seq), mesh, spec, dtype=jnp.int32)
+    labels = sds((b, c.seq), mesh, spec, dtype=jnp.int32)
     return tokens, labels
 
 
@@ -101,7 +106,9 @@ def block(p: dict[str, jax.Array], x: jax.Array, mesh: Mesh | None) -> jax.Array
         h = rmsnorm(x, p["ln2"])
         x = x + jax.nn.gelu(h @ p["w1"]) @ p["w2"]
     if mesh is not None:
-        x = jax.lax.with_sharding_constraint(x, NamedSharding(mesh, P("data", None, None)))
+        x = jax.lax.with_sharding_constraint(
+            x, NamedSharding(mesh, _spec(mesh, P("data", None, None)))
+        )
     return x
 
 

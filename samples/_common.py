@@ -37,6 +37,13 @@ def pick_devices(n: int) -> list[Any]:
 def make_mesh(shape: Sequence[int], names: Sequence[str]) -> Mesh:
     """A mesh with Auto axes: jax 0.10 defaults to Explicit, which makes
     with_sharding_constraint / shard_map fail on plain ShapeDtypeStructs (JAX-XLA-NOTES)."""
+    from hloscope.target_runtime import target_mesh
+
+    # Under `--target`: the target's devices (sizes from `--mesh` when given), laid out on its
+    # physical topology.
+    mesh = target_mesh(shape, names, (AxisType.Auto,) * len(shape))
+    if mesh is not None:
+        return mesh
     n = 1
     for s in shape:
         n *= s
