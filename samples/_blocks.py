@@ -76,7 +76,7 @@ def batch(c: Config, mesh: Mesh | None) -> tuple[jax.ShapeDtypeStruct, jax.Shape
     """(tokens, labels), int32 [batch, seq], batch-sharded on `data`."""
     spec = _spec(mesh, P("data", None))
     # At least one sequence per `data` device, so the sample runs on any target's device count.
-    b = global_batch(c.batch, mesh.shape["data"]) if mesh is not None else c.batch
+    b = global_batch(c.batch, mesh.shape.get("data", 1)) if mesh is not None else c.batch
     tokens = sds((b, c.seq), mesh, spec, dtype=jnp.int32)
     labels = sds((b, c.seq), mesh, spec, dtype=jnp.int32)
     return tokens, labels
