@@ -25,6 +25,7 @@ from hloscope.hlo.model import (
     TileAssignment,
 )
 from hloscope.hlo.parser import list_modules, parse, parse_file
+from hloscope.hlo.printer import print_module
 
 __all__ = [
     "ELEMENT_BITS",
@@ -46,4 +47,5 @@ __all__ = [
     "list_modules",
     "parse",
     "parse_file",
+    "print_module",
 ]

@@ -1,9 +1,10 @@
-"""Our HLO reader against XLA's C++ parser on every corpus file XLA accepts.
+"""Our HLO reader and printer against XLA's C++ parser on every corpus file XLA accepts.
 
 For each module: the computations, and per computation the instruction names, opcodes, result
 shapes (as XLA prints them) and operand lists must equal those of
-`jaxlib._hlo.hlo_module_from_text`. Files XLA refuses must be read or refused with our
-`ParseError`, nothing else.
+`jaxlib._hlo.hlo_module_from_text`; our printout must read back into an equal module and XLA
+must read it into the same module as the original (equal `to_string()`). Files XLA refuses
+must be read or refused with our `ParseError`, nothing else.
 """
 
 from __future__ import annotations
@@ -103,11 +104,15 @@ def _check(ours: hlo.Module, xla: _View) -> None:
 
 
 @pytest.mark.parametrize("rel", _ACCEPTED)
-def test_reads_like_xla(rel: str) -> None:
+def test_reads_and_prints_like_xla(rel: str) -> None:
     text = (corpus_dir() / rel).read_text(encoding="utf-8")
     ours = hlo.parse(text, name=rel)
-    xla = _xla_view(_jaxapi.hlo_module_from_text(text))
-    _check(ours, xla)
+    theirs = _jaxapi.hlo_module_from_text(text)
+    _check(ours, _xla_view(theirs))
+    # The printer: our text reads back equal, and XLA reads it as it reads the original.
+    printed = hlo.print_module(ours)
+    assert hlo.parse(printed) == ours
+    assert _jaxapi.hlo_module_from_text(printed).to_string() == theirs.to_string()
 
 
 @pytest.mark.parametrize("rel", _REFUSED)
