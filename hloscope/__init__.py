@@ -15,6 +15,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hloscope.analysis import Analysis, analyze
+
+# Eager, not lazy: `import hloscope.capture` (the module) would otherwise shadow the function
+# of the same name on this package. capture.py imports jax only inside its functions.
+from hloscope.capture import capture
 from hloscope.errors import BundleError, CaptureError, Error, InputError, ParseError, UsageError
 from hloscope.records import Capture
 
@@ -38,14 +42,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from hloscope.capture import capture
     from hloscope.loading import load
     from hloscope.diffing import diff
     from hloscope.target_runtime import target_devices
 
-# Lazy: these pull in jax (capture) or large passes (diff) only when first used.
+# Lazy: loaded on first use (diff pulls in the passes).
 _LAZY = {
-    "capture": ("hloscope.capture", "capture"),
     "load": ("hloscope.loading", "load"),
     "diff": ("hloscope.diffing", "diff"),
     # The devices a factory builds its mesh on: the --target's while compiling for one.
