@@ -180,7 +180,8 @@ class StableOp:
     sources: tuple[Source, ...] = (NO_SOURCE,)
     """The location resolved through call sites (and `sdy.manual_computation` bodies): one
     per call path to the op's function, first path first. The name stack is prefixed by the
-    calling op's, the frames continue with the call site's frames."""
+    calling op's as XLA prefixes op_names when it inlines calls (not inside reducer regions,
+    which XLA leaves as written); the frames continue with the call site's frames."""
     shardings: tuple[TensorSharding, ...] = ()
     """Per result, from `sdy.sharding` (sharding_per_value) or the `sharding` of
     `sdy.sharding_constraint` / `sdy.reshard`."""
