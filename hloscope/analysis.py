@@ -71,7 +71,13 @@ class Analysis:
                 )
             from hloscope.stablehlo import parse_stablehlo
 
-            return parse_stablehlo(self.capture.stablehlo)
+            # Isolated: the text may come from a user's file or bundle, and jaxlib's native
+            # MLIR parser can crash the process on hostile input (~1 s more for 48 layers).
+            return parse_stablehlo(
+                self.capture.stablehlo,
+                source=self.capture.origin or self.capture.name,
+                safe=True,
+            )
 
     # -- passes ---------------------------------------------------------------------------
 
