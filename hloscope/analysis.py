@@ -115,9 +115,13 @@ class Analysis:
 
     @cached_property
     def memory(self) -> MemoryReport:
+        """Live buffers over the schedule, the peak, XLA's figures beside ours, and the fit on
+        every named device (hardware-independent: shared by `with_hardware`)."""
         from hloscope.passes import memory
 
-        return memory.run(self.module, xla_memory=self.capture.xla_memory)
+        c = self.capture
+        return memory.run(self.module, xla_memory=c.xla_memory,
+                          buffer_assignment=c.buffer_assignment, platform=c.platform)
 
     # -- helpers --------------------------------------------------------------------------
 
