@@ -1,5 +1,6 @@
 """Child process of `hloscope.stablehlo.isolate`: MLIR bytes on stdin -> one JSON document on
-stdout: `{"module": ...}`, `{"error": {...}}` (a ParseError) or `{"bug": traceback}`.
+stdout: `{"module": ...}`, `{"error": {...}}` (a ParseError's fields, or the message of another
+hloscope error) or `{"bug": traceback}`.
 
 Run as `python -m hloscope.stablehlo._worker [--source NAME]`. Anything jax or XLA prints goes
 to stderr: stdout carries the document only.
@@ -20,7 +21,7 @@ def main(argv: list[str]) -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # keep stray prints off the channel
     data = sys.stdin.buffer.read()
     try:
-        from hloscope.errors import ParseError
+        from hloscope.errors import Error, ParseError
         from hloscope.stablehlo import serial
         from hloscope.stablehlo.reader import read
 
@@ -30,6 +31,8 @@ def main(argv: list[str]) -> int:
         except ParseError as e:
             doc = {"error": {"reason": e.reason, "file": e.file, "line": e.line,
                              "column": e.column}}
+        except Error as e:
+            doc = {"error": {"message": e.message}}
         else:
             doc = {"module": serial.to_json(module)}
     except Exception:  # a bug in our reader: hand the traceback to the parent

@@ -56,6 +56,8 @@ def read_isolated(
         ) from None
     if "error" in doc:
         e = doc["error"]
+        if "message" in e:
+            raise InputError(e["message"])
         raise ParseError(e["reason"], file=e["file"], line=e["line"], column=e["column"])
     if "bug" in doc:
         raise RuntimeError(f"StableHLO reader failed in its child process:\n{doc['bug']}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hloscope.errors import ParseError
+from hloscope.errors import InputError, ParseError
 from hloscope.stablehlo.attrtext import generic_op_attributes, parse_attr_dict
 from hloscope.stablehlo.model import (
     NO_SOURCE,
@@ -41,6 +41,7 @@ from hloscope.stablehlo.shardy import (
 # Dense constants above this many elements print as megabytes of hex; keep a short stand-in.
 _ELIDE_ELEMENTS = 1024
 _DIAG_LOC = re.compile(r'^loc\("((?:[^"\\]|\\.)*)":(\d+):(\d+)')
+_OP_NAME = re.compile(r'"?([A-Za-z_][\w$]*\.[\w.$]+)')
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 # The file name MLIR gives text parsed from a string; ops without a `loc(...)` of their own
 # get `"-":line:col`, their position in that text.
@@ -61,12 +62,17 @@ def read(data: str | bytes, *, source: str | None = None) -> StableModule:
         try:
             module = ir.Module.parse(data)
         except ir.MLIRError as e:
-            raise _parse_error(e, source) from None
-        with gc_paused():
-            return _Reader(ir).module(module.operation, source)
+            raise _parse_error(e, source, data) from None
+        try:
+            with gc_paused():
+                return _Reader(ir).module(module.operation, source)
+        except RecursionError:
+            # Regions or locations nested deeper than Python's stack (never from jax).
+            raise InputError(f"{source or '<text>'}: regions or locations nest too deeply "
+                             "for hloscope's StableHLO reader") from None
 
 
-def _parse_error(err: Any, source: str | None) -> ParseError:
+def _parse_error(err: Any, source: str | None, data: str | bytes) -> ParseError:
     diags = list(getattr(err, "error_diagnostics", ()) or ())
     if not diags:
         text = str(err).replace("Unable to parse module assembly:", "").strip()
@@ -76,13 +82,18 @@ def _parse_error(err: Any, source: str | None) -> ParseError:
     message = _one_line(diag.message)
     if match is None:
         return ParseError(message, file=source)
-    file = match.group(1)
-    return ParseError(
-        message,
-        file=source if file == "-" or source else file,
-        line=int(match.group(2)),
-        column=int(match.group(3)),
-    )
+    file, line, column = match.group(1), int(match.group(2)), int(match.group(3))
+    if file != _PARSER_FILE:
+        # The op's own debug location (a verifier error on an op from jax): a Python
+        # position, not one in this text.
+        return ParseError(f"{message} (op at {file}:{line}:{column})", file=source)
+    if message.startswith("op ") and isinstance(data, str):
+        # Verifier messages leave out the op ("op requires ..."); name it from the text.
+        lines = data.splitlines()
+        found = _OP_NAME.match(lines[line - 1], column - 1) if 0 < line <= len(lines) else None
+        if found:
+            message = f"'{found.group(1)}' {message}"
+    return ParseError(message, file=source, line=line, column=column)
 
 
 def _one_line(text: str) -> str:

@@ -299,6 +299,46 @@ def test_text_errors_name_the_source() -> None:
         parse_stablehlo("func.func @f() {\n  return %x : tensor<f32>\n}", source="m.mlir")
 
 
+VERIFY_FAILS = """func.func @f(%a: tensor<4xf32>, %b: tensor<4xi32>) -> tensor<4xf32> {
+  %0 = stablehlo.add %a, %b : (tensor<4xf32>, tensor<4xi32>) -> tensor<4xf32>LOC
+  return %0 : tensor<4xf32>
+}"""
+
+
+def test_verifier_errors_name_the_op() -> None:
+    """MLIR's verifier says `op requires ...`; we name the op from the text position."""
+    with pytest.raises(ParseError) as info:
+        parse_stablehlo(VERIFY_FAILS.replace("LOC", ""), source="v.mlir")
+    assert str(info.value) == ("v.mlir:2:8: 'stablehlo.add' op requires the same element type "
+                               "for all operands and results")
+
+
+def test_verifier_errors_at_debug_locations_are_not_text_positions() -> None:
+    """An op carrying jax's location is reported at that Python position, which is no line of
+    the MLIR text: we say so instead of passing it off as one."""
+    text = VERIFY_FAILS.replace("LOC", ' loc("model.py":3:4)')
+    for safe in (False, True):
+        with pytest.raises(ParseError) as info:
+            parse_stablehlo(text, source="v.mlir", safe=safe)
+        assert info.value.line is None
+        assert str(info.value) == ("v.mlir: op requires the same element type for all operands "
+                                   "and results (op at model.py:3:4)")
+
+
+def test_nesting_deeper_than_python_is_an_input_error() -> None:
+    """MLIR's parser takes 1,500 nested regions; our walk would overflow Python's stack."""
+    body = "%r = stablehlo.constant dense<1.0> : tensor<f32>\n stablehlo.return %r : tensor<f32>"
+    n = 1500
+    for i in range(n):
+        ret = "return" if i == n - 1 else "stablehlo.return"
+        body = (f'%c{i} = "stablehlo.case"(%i) ({{\n {body}\n }}) : (tensor<i32>) -> '
+                f"tensor<f32>\n {ret} %c{i} : tensor<f32>")
+    text = f"func.func @f(%i: tensor<i32>) -> tensor<f32> {{\n{body}\n}}\n"
+    for safe in (False, True):
+        with pytest.raises(InputError, match=r"^deep\.mlir: regions or locations nest too deeply"):
+            parse_stablehlo(text, source="deep.mlir", safe=safe)
+
+
 def test_unreadable_files_are_input_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read"):
         parse_stablehlo_file(tmp_path / "missing.mlir")
