@@ -369,33 +369,33 @@ def _required_libtpu() -> str | None:
 def require_backend(spec: TargetSpec) -> None:
     """UsageError naming the pip command when the extra a target needs is missing or does not
     match the installed jax; nothing for CPU targets."""
-    if spec.platform == "tpu":
+    why = missing_backend(spec.platform)
+    if why is not None:
+        raise UsageError(f"--target {spec.name} needs {why}")
+
+
+def missing_backend(platform: str) -> str | None:
+    """None when what compiling for `platform` needs is installed and matches jax; else what is
+    missing and the pip command that installs it (one line). CPU needs nothing."""
+    if platform == "tpu":
         have = _version("libtpu")
         want = _required_libtpu()
         if have is None:
-            raise UsageError(
-                f"--target {spec.name} needs libtpu (the hloscope[tpu] extra), which is not "
-                f"installed: {install_command('tpu')}"
-            )
+            return f"libtpu (the hloscope[tpu] extra), not installed: {install_command('tpu')}"
         if want and want.startswith("==") and not _matches(have, want[2:]):
-            raise UsageError(
-                f"--target {spec.name}: libtpu {have} is installed but jax {_version('jax')} "
-                f"needs libtpu{want}: {install_command('tpu')}"
-            )
-    elif spec.platform == "cuda":
+            return (f"libtpu{want} for jax {_version('jax')}, but libtpu {have} is installed: "
+                    f"{install_command('tpu')}")
+    elif platform == "cuda":
         jaxlib = _version("jaxlib")
         for dist in ("jax-cuda12-plugin", "jax-cuda12-pjrt"):
             have = _version(dist)
             if have is None:
-                raise UsageError(
-                    f"--target {spec.name} needs {dist} (the hloscope[cuda] extra), which is "
-                    f"not installed: {install_command('cuda')}"
-                )
+                return (f"{dist} (the hloscope[cuda] extra), not installed: "
+                        f"{install_command('cuda')}")
             if have != jaxlib:
-                raise UsageError(
-                    f"--target {spec.name}: {dist} {have} does not match jaxlib {jaxlib}: "
-                    f"{install_command('cuda')}"
-                )
+                return (f"{dist} {jaxlib} to match jaxlib, but {have} is installed: "
+                        f"{install_command('cuda')}")
+    return None
 
 
 def _matches(version: str, pattern: str) -> bool:
@@ -404,14 +404,3 @@ def _matches(version: str, pattern: str) -> bool:
         prefix = pattern[:-2]
         return version == prefix or version.startswith(prefix + ".")
     return version == pattern
-
-
-def have_backend(platform: str) -> str | None:
-    """None when the extra for `platform` is installed and matches jax, else why not (the
-    one-line message with the pip command). For tests that skip loudly."""
-    spec = parse_target({"tpu": "tpu-v5e:2x2", "cuda": "h100x1"}[platform])
-    try:
-        require_backend(spec)
-    except UsageError as e:
-        return e.message
-    return None

@@ -146,7 +146,7 @@ def test_missing_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) ->
         UsageError, match=re.escape(f"pip install 'jax[cuda12-local]=={jax_version}'")
     ):
         ct.require_backend(ct.parse_target("h100x8"))
-    assert ct.have_backend("tpu") is not None
+    assert ct.missing_backend("tpu") is not None
     ct.require_backend(ct.parse_target("cpu:8"))  # CPU needs no extra
 
 
@@ -157,7 +157,7 @@ def test_mismatched_plugin_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         return {"jax-cuda12-plugin": "0.0.1", "jax-cuda12-pjrt": "0.0.1"}.get(dist) or real(dist)
 
     monkeypatch.setattr(importlib.metadata, "version", version)
-    with pytest.raises(UsageError, match=r"jax-cuda12-plugin 0\.0\.1 does not match jaxlib"):
+    with pytest.raises(UsageError, match=r"jax-cuda12-plugin \S+ to match jaxlib, but 0\.0\.1"):
         ct.require_backend(ct.parse_target("h100x8"))
 
 
