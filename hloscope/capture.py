@@ -50,9 +50,10 @@ def capture(
     `program` is a function (jitted with `args`/`kwargs`, which may be `ShapeDtypeStruct`s with
     shardings), a `jax.jit` result, a `jax.stages.Traced` / `Lowered` / `Compiled`, or a target
     string (`sample:NAME`, `file.py:factory`, `package.module:factory`). `devices=N` gives jax N
-    fake CPU devices; it must come before anything starts jax's backend, else a
-    `DeviceCountError` says so. (`devices`, `progress`, `target` and `mesh` are hloscope's own
-    keywords; pass a function keyword of the same name through `functools.partial`.)
+    fake CPU devices (a sample string takes the first N of more); it must come before anything
+    starts jax's backend, else a `DeviceCountError` says so. (`devices`, `progress`, `target`
+    and `mesh` are hloscope's own keywords; pass a function keyword of the same name through
+    `functools.partial`.)
 
     `target="tpu-v5p:8x8x16"` (or `h100x8`, `cpu:64`: `hloscope.compile_targets`) compiles for
     hardware this machine need not have, in a worker process, so the program must be named: a
@@ -74,7 +75,7 @@ def capture(
 
         return capture_target(program, devices=devices, progress=progress)
     if devices is not None:
-        ensure_devices(devices)
+        ensure_devices(devices, exact=True)
     return capture_stage(program, args, kwargs, progress=progress)
 
 
@@ -387,10 +388,11 @@ def versions() -> dict[str, str]:
 # -- devices --------------------------------------------------------------------------------
 
 
-def ensure_devices(n: int) -> None:
-    """Make sure jax can offer `n` devices: before its backend starts, raise the CPU device
-    count (`jax_num_cpu_devices`, which wins over XLA_FLAGS) to at least `n`; after, check and
-    raise `DeviceCountError` when too few exist (the count is fixed once the backend starts)."""
+def ensure_devices(n: int, *, exact: bool = False) -> None:
+    """Make sure jax offers `n` devices (exactly `n` CPU devices with `exact`, at least `n`
+    otherwise). Before jax's backend starts this sets `jax_num_cpu_devices` (which wins over
+    XLA_FLAGS); after, the count is fixed, and too few (or, with `exact`, another number of
+    CPU devices) raises `DeviceCountError`."""
     if n < 1:
         raise UsageError(f"--devices must be at least 1, got {n}")
     import jax
@@ -400,13 +402,15 @@ def ensure_devices(n: int) -> None:
     if not _jaxapi.backends_initialized():
         configured = int(jax.config.jax_num_cpu_devices)  # type: ignore[attr-defined]
         current = configured if configured >= 0 else flag_device_count() or 1
-        if current < n:
+        if current < n or (exact and current != n):
             jax.config.update("jax_num_cpu_devices", n)  # type: ignore[no-untyped-call]
         return
-    have = max(len(jax.devices()), _cpu_device_count())
-    if have < n:
+    cpu = _cpu_device_count()
+    have = cpu if exact else max(len(jax.devices()), cpu)
+    if have < n or (exact and have != n):
         raise DeviceCountError(
-            f"this program needs {n} devices but jax already started with {have}; set "
+            f"this program needs {'exactly ' if exact else ''}{n} devices but jax already "
+            f"started with {have}; set "
             f"XLA_FLAGS={_FLAG}={n} (or call hloscope.capture(..., devices={n})) before "
             "anything starts jax's backend"
         )

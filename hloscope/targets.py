@@ -78,10 +78,13 @@ def parse_target(spec: str) -> Target:
             return Target("file", spec, left, right)
         if _MODULE_NAME.fullmatch(left):
             return Target("module", spec, left, right)
-    from hloscope import samples
-
-    hint = f" (did you mean sample:{spec}?)" if spec in samples.names() else ""
+    hint = f" (did you mean sample:{spec}?)" if spec in _samples().names() else ""
     raise InputError(f"{spec}: no such file or directory{hint}")
+
+
+def _samples() -> ModuleType:
+    # By name: hloscope.samples lives in samples/ (package-dir), which mypy cannot follow.
+    return importlib.import_module("hloscope.samples")
 
 
 def capture_target(
@@ -121,14 +124,12 @@ def _run(target: Target, devices: int | None, progress: Any) -> Capture:
     from hloscope.capture import capture_stage, ensure_devices
 
     if target.kind == "sample":
-        from hloscope import samples
-
-        sample = samples.get(target.location)
+        sample = _samples().get(target.location)
         ensure_devices(devices if devices is not None else sample.DEVICES)
         make: Any = lambda: sample.program(devices=devices)  # noqa: E731
     else:
         if devices is not None:
-            ensure_devices(devices)  # before the factory's module is imported
+            ensure_devices(devices, exact=True)  # before the factory's module is imported
         # Imported before jax's backend starts: scripts often set jax_num_cpu_devices or
         # XLA_FLAGS at import time.
         factory = _factory(target)
@@ -152,9 +153,7 @@ def program_stage(spec: str, *, devices: int | None = None) -> Any:
     if target.kind == "path":
         raise UsageError(f"{spec}: a file, not a program")
     if target.kind == "sample":
-        from hloscope import samples
-
-        sample = samples.get(target.location)
+        sample = _samples().get(target.location)
         return _call(lambda: sample.program(devices=devices), spec)
     made = _call(_factory(target), spec)
     return _as_stage(made, spec)

@@ -33,6 +33,6 @@ def get(name: str) -> ModuleType:
 
 
 def describe(name: str) -> str:
-    """The sample's one-line description (first line of its docstring)."""
-    doc = get(name).__doc__ or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    """The sample's description: the first paragraph of its docstring, on one line."""
+    doc = (get(name).__doc__ or "").strip()
+    return " ".join(doc.split("\n\n")[0].split())

@@ -107,7 +107,7 @@ def block(p: dict[str, jax.Array], x: jax.Array, mesh: Mesh | None) -> jax.Array
         x = x + jax.nn.gelu(h @ p["w1"]) @ p["w2"]
     if mesh is not None:
         x = jax.lax.with_sharding_constraint(
-            x, NamedSharding(mesh, _spec(mesh, P("data", None, None)))
+            x, NamedSharding(mesh, _spec(mesh, P("data", None, None)) or P())
         )
     return x
 

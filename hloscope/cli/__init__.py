@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -50,8 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hloscope {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, modname in COMMANDS.items():
-        mod = importlib.import_module(modname)
+    for modname in COMMANDS.values():
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as e:
+            if e.name == modname:  # a command not in this build yet
+                continue
+            raise
         mod.add_parser(sub)
     return parser
 
@@ -68,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = mod.run(args)
         return code
     except Error as e:
-        sys.stderr.write(f"hloscope: error: {e.message}\n")
+        if not getattr(e, "reported", False):  # a capture subprocess already said it
+            sys.stderr.write(f"hloscope: error: {e.message}\n")
         return e.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("hloscope: interrupted\n")
@@ -76,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # A closed pipe (`| head`) is not an error of ours.
         try:
-            sys.stdout = open("/dev/null", "w")  # noqa: SIM115
+            sys.stdout = open(os.devnull, "w")
         except OSError:
             pass
         return EXIT_OK

@@ -1,0 +1,80 @@
+"""What every command that takes a TARGET shares: its arguments, and capture-or-load with
+progress on stderr when stderr is a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from hloscope.records import Capture
+
+TARGET_HELP = (
+    "sample:NAME, path/to/file.py:factory, package.module:factory, a .hlos bundle, "
+    "an .hlo/.txt HLO file, a .mlir StableHLO file or an XLA dump folder"
+)
+
+STAGE_WORDS = {"trace": "tracing", "lower": "lowering", "compile": "compiling"}
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    """`--devices N` and `--module NAME` (the TARGET positional is the command's own)."""
+    parser.add_argument(
+        "--devices",
+        type=positive_int,
+        metavar="N",
+        help="give the program N fake CPU devices (samples default to their own count)",
+    )
+    parser.add_argument(
+        "--module",
+        metavar="NAME",
+        help="the module to read from a file or dump folder that holds several (name or number)",
+    )
+
+
+def obtain(spec: str, *, devices: int | None = None, module: str | None = None) -> Capture:
+    """Load or capture TARGET; a capture needing more devices than this process's jax has
+    runs in a subprocess."""
+    from hloscope.targets import capture_target
+
+    with progress(spec) as report:
+        return capture_target(
+            spec, devices=devices, module=module, progress=report, subprocess_fallback=True
+        )
+
+
+@contextmanager
+def progress(spec: str) -> Iterator[Callable[[str], None] | None]:
+    """A stage callback that shows `compiling sample:x  0:00:03` on stderr, only when stderr
+    is a terminal (never in pipes or logs)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task(f"loading {spec}")
+
+    def report(stage: str) -> None:
+        bar.update(task, description=f"{STAGE_WORDS.get(stage, stage)} {spec}")
+
+    with bar:
+        yield report
