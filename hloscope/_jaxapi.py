@@ -108,3 +108,36 @@ def lowering_platforms(lowered: Any) -> tuple[str, ...] | None:
     `Lowered._lowering._platforms`; None where this jax has no such attribute."""
     platforms = getattr(getattr(lowered, "_lowering", None), "_platforms", None)
     return tuple(str(p) for p in platforms) if platforms else None
+
+
+def mlir_bindings() -> tuple[Any, Any]:
+    """`(ir, sdy)`: jaxlib's MLIR Python modules, the ones `jax.extend.mlir` re-exports,
+    imported without jax (0.15 s instead of 0.6 s on a quiet 2-core machine)."""
+    from jaxlib.mlir import ir
+    from jaxlib.mlir.dialects import sdy
+
+    return ir, sdy
+
+
+def make_mlir_context() -> Any:
+    """The context `make_ir_context` makes (upstream dialects plus sdy, mpmd, mhlo, chlo and
+    stablehlo), built from jaxlib alone, as `jax._src.interpreters.mlir.make_ir_context` does
+    but without importing jax: reading a `.mlir` file then needs no jax start-up. Falls back
+    to jax's own where this jaxlib lacks a piece."""
+    try:
+        from jaxlib.mlir import ir
+        from jaxlib.mlir._mlir_libs import _jax_mlir_ext
+        from jaxlib.mlir.dialects import chlo, mhlo, mpmd, sdy, stablehlo
+    except ImportError:
+        return make_ir_context()
+    registry = ir.DialectRegistry()
+    _jax_mlir_ext.register_dialects(registry)
+    ctx = ir.Context()
+    ctx.append_dialect_registry(registry)
+    ctx.load_all_available_dialects()
+    sdy.register_dialect(ctx)
+    mpmd.register_dialect(ctx)
+    mhlo.register_mhlo_dialect(ctx)
+    chlo.register_dialect(ctx)
+    stablehlo.register_dialect(ctx)
+    return ctx

@@ -1,9 +1,10 @@
 """StableHLO text or bytecode -> `StableModule`, through jaxlib's MLIR bindings.
 
-The only module of `hloscope.stablehlo` that imports jax (lazily, in `read`). The context comes
-from `hloscope._jaxapi.make_ir_context` (stablehlo, chlo, sdy, func and mhlo registered); the
-classes from `jax.extend.mlir`, jax's intended (not compatibility-guaranteed) entry point.
-`op.location` and `value.type` come back already downcast in jaxlib 0.10 (JAX-XLA-NOTES Q1).
+The only module of `hloscope.stablehlo` that touches jaxlib (lazily, in `read`), through
+`hloscope._jaxapi`: the MLIR classes `jax.extend.mlir` re-exports and a context with the
+dialects jax registers (stablehlo, chlo, sdy, mpmd, func, mhlo...), both taken from jaxlib
+without importing jax, so reading a `.mlir` file costs no jax start-up. `op.location` and
+`value.type` come back already downcast in jaxlib 0.10 (JAX-XLA-NOTES Q1).
 
 jaxlib's native parser can crash the process on hostile input; `hloscope.stablehlo.isolate`
 runs this module in a subprocess for files a user hands us.
@@ -53,11 +54,10 @@ _FUNC_DECODED = frozenset({"sym_name", "function_type", "arg_attrs", "res_attrs"
 def read(data: str | bytes, *, source: str | None = None) -> StableModule:
     """Parse MLIR (text or bytecode) in-process and convert it. Raises ParseError with the
     first MLIR diagnostic as `source:line:col: message`."""
-    from jax.extend.mlir import ir
+    from hloscope._jaxapi import make_mlir_context, mlir_bindings
 
-    from hloscope._jaxapi import make_ir_context
-
-    ctx = make_ir_context()
+    ir, sdy = mlir_bindings()
+    ctx = make_mlir_context()
     with ctx, ir.Location.unknown():
         try:
             module = ir.Module.parse(data)
@@ -65,7 +65,7 @@ def read(data: str | bytes, *, source: str | None = None) -> StableModule:
             raise _parse_error(e, source, data) from None
         try:
             with gc_paused():
-                return _Reader(ir).module(module.operation, source)
+                return _Reader(ir, sdy).module(module.operation, source)
         except RecursionError:
             # Regions or locations nested deeper than Python's stack (never from jax).
             raise InputError(f"{source or '<text>'}: regions or locations nest too deeply "
@@ -103,9 +103,7 @@ def _one_line(text: str) -> str:
 class _Reader:
     """One conversion: walks the module once, numbering ops and values in order."""
 
-    def __init__(self, ir: Any) -> None:
-        from jax.extend.mlir.dialects import sdy
-
+    def __init__(self, ir: Any, sdy: Any) -> None:
         self.ir = ir
         self.sdy = sdy
         self.ops: list[dict[str, Any]] = []  # StableOp fields, in pre-order
