@@ -48,18 +48,6 @@ class Target:
         return self.kind != "path"
 
 
-class ChildFailed(Error):
-    """A capture subprocess failed; it already printed its own one-line error."""
-
-    reported = True
-
-    def __init__(self, code: int) -> None:
-        super().__init__(
-            f"the capture subprocess failed with exit code {code} (its error is above)"
-        )
-        self.exit_code = code
-
-
 def parse_target(spec: str) -> Target:
     """Classify a TARGET string; a bad one is a one-line InputError."""
     if not spec:
@@ -94,22 +82,38 @@ def capture_target(
     module: str | None = None,
     progress: Any = None,
     subprocess_fallback: bool = False,
+    compile_target: str | None = None,
+    mesh: str | None = None,
 ) -> Capture:
     """The Capture of a TARGET string: loaded from a file, or captured by running jax.
 
     `devices` gives the program that many (fake CPU) devices; samples default to their own
     count. With `subprocess_fallback`, a program needing more devices than jax already started
     with is captured in a fresh `python -m hloscope capture` process instead of raising.
+    `compile_target` (`--target tpu-v5e:4x4`, `h100x8`, `cpu:N`) compiles for that hardware,
+    in a worker process (`hloscope.remote_compile`); `mesh` (`--mesh data=16,model=16`)
+    resizes the program's mesh.
     """
     target = parse_target(spec)
     if target.kind == "path":
         if devices is not None:
             raise UsageError(f"{spec}: --devices is for targets that run jax, not files")
+        if compile_target is not None or mesh is not None:
+            raise UsageError(f"{spec}: --target and --mesh compile a program; this is a file")
         from hloscope.loading import load
 
         return load(target.location, module=module)
     if module is not None:
         raise UsageError(f"{spec}: --module picks a module in a file or dump folder")
+    if compile_target is not None or mesh is not None:
+        if devices is not None:
+            raise UsageError("--devices and --target both choose the devices; give one "
+                             "(--target cpu:N is --devices N)")
+        from hloscope.remote_compile import capture_for_target, default_target
+
+        return capture_for_target(
+            spec, compile_target or default_target(mesh), mesh=mesh, progress=progress
+        )
     from hloscope.capture import DeviceCountError
 
     try:
@@ -117,7 +121,7 @@ def capture_target(
     except DeviceCountError:
         if not subprocess_fallback:
             raise
-        return capture_in_subprocess(spec, devices=devices)
+        return capture_in_subprocess(spec, devices=devices, progress=progress)
 
 
 def _run(target: Target, devices: int | None, progress: Any) -> Capture:
@@ -256,21 +260,40 @@ def _guarded_import(fn: Any, where: str) -> None:
 # -- capture in a fresh process ------------------------------------------------------------
 
 
-def capture_in_subprocess(spec: str, *, devices: int | None = None) -> Capture:
+def capture_in_subprocess(
+    spec: str, *, devices: int | None = None, progress: Any = None
+) -> Capture:
     """Capture `spec` in `python -m hloscope capture` (a fresh jax with its own device count)
-    and read back the bundle it writes. Its stderr is ours: progress and its error line."""
+    and read back the bundle it writes. Its stdout and stderr are kept from the caller's (a
+    report on stdout, or a TUI on the terminal); its one error line becomes ours."""
     from hloscope.bundle import load_bundle
 
+    if progress is not None:
+        progress("capture in a subprocess")
     with tempfile.TemporaryDirectory(prefix="hloscope-") as tmp:
         out = Path(tmp) / "capture.hlos"
         cmd = [sys.executable, "-m", "hloscope", "capture", spec, "-o", str(out)]
         if devices is not None:
             cmd += ["--devices", str(devices)]
-        # stdout is the caller's report channel: the child's one-line report must not reach it.
-        code = subprocess.run(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=False
-        ).returncode
-        if code != 0:
-            raise ChildFailed(code)
+        proc = subprocess.run(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True, errors="replace", check=False,
+        )
+        if proc.returncode != 0:
+            raise _child_error(proc.returncode, proc.stderr)
         cap = load_bundle(out)
     return dataclasses.replace(cap, notes=(*cap.notes, "captured in a subprocess"))
+
+
+def _child_error(code: int, stderr: str) -> BaseException:
+    if code == 130:
+        return KeyboardInterrupt()
+    prefix = "hloscope: error: "
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    said = [ln.removeprefix(prefix) for ln in lines if ln.startswith(prefix)]
+    if said and code == 2:
+        return InputError(said[-1])
+    if said:
+        return CaptureError(said[-1])
+    last = lines[-1] if lines else "no message"
+    return CaptureError(f"the capture subprocess failed (exit {code}): {last}")

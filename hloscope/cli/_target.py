@@ -15,7 +15,12 @@ TARGET_HELP = (
     "an .hlo/.txt HLO file, a .mlir StableHLO file or an XLA dump folder"
 )
 
-STAGE_WORDS = {"trace": "tracing", "lower": "lowering", "compile": "compiling"}
+STAGE_WORDS = {
+    "trace": "tracing",
+    "lower": "lowering",
+    "compile": "compiling",
+    "topology": "making the target's devices for",
+}
 
 
 def positive_int(text: str) -> int:
@@ -29,7 +34,8 @@ def positive_int(text: str) -> int:
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
-    """`--devices N` and `--module NAME` (the TARGET positional is the command's own)."""
+    """`--devices N`, `--module NAME`, `--target SPEC` and `--mesh AXES` (the TARGET
+    positional is the command's own)."""
     parser.add_argument(
         "--devices",
         type=positive_int,
@@ -41,16 +47,38 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="the module to read from a file or dump folder that holds several (name or number)",
     )
+    parser.add_argument(
+        "--target",
+        dest="compile_target",
+        metavar="SPEC",
+        help="compile for hardware this machine need not have: tpu-v5e:16x16, tpu-v6e:4x4, "
+        "tpu-v4:2x2x2, tpu-v5p:8x8x16 (add ,slices=N), h100x8, a100x8, h200x8, b200x8, cpu:N "
+        "(TPU and GPU need the hloscope[tpu] / hloscope[cuda] extras)",
+    )
+    parser.add_argument(
+        "--mesh",
+        metavar="AXES",
+        help="the program's mesh sizes, e.g. data=16,model=16 (same axis names; must use every "
+        "device of --target; alone, it means --target cpu:N)",
+    )
 
 
-def obtain(spec: str, *, devices: int | None = None, module: str | None = None) -> Capture:
+def obtain(
+    spec: str,
+    *,
+    devices: int | None = None,
+    module: str | None = None,
+    target: str | None = None,
+    mesh: str | None = None,
+) -> Capture:
     """Load or capture TARGET; a capture needing more devices than this process's jax has
-    runs in a subprocess."""
+    runs in a subprocess, and so does one for `--target` hardware."""
     from hloscope.targets import capture_target
 
     with progress(spec) as report:
         return capture_target(
-            spec, devices=devices, module=module, progress=report, subprocess_fallback=True
+            spec, devices=devices, module=module, progress=report, subprocess_fallback=True,
+            compile_target=target, mesh=mesh,
         )
 
 

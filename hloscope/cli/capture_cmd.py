@@ -22,7 +22,10 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    cap = obtain(args.target, devices=args.devices, module=args.module)
+    cap = obtain(
+        args.target, devices=args.devices, module=args.module, target=args.compile_target,
+        mesh=args.mesh,
+    )
     path = cap.save(args.output)
     timings = ", ".join(f"{k} {v:.2f} s" for k, v in cap.timings_s.items() if k != "record")
     print(

@@ -43,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
         top=args.top,
         devices=args.devices,
         module=args.module,
+        compile_target=args.compile_target,
+        mesh=args.mesh,
     )
 
 
@@ -55,11 +57,13 @@ def dump(
     top: int = 20,
     devices: int | None = None,
     module: str | None = None,
+    compile_target: str | None = None,
+    mesh: str | None = None,
 ) -> int:
     """Print TARGET's report for `view` on stdout; returns the exit code."""
     summary = _view("summary")
     chosen = _view(view)  # before capturing: an unavailable view should not cost a compile
-    cap = obtain(target, devices=devices, module=module)
+    cap = obtain(target, devices=devices, module=module, target=compile_target, mesh=mesh)
     from hloscope.analysis import analyze
 
     opts = ViewOptions(top=top, hardware=hardware)

@@ -38,7 +38,10 @@ def _tui() -> Any:
 def run(args: argparse.Namespace) -> int:
     run_app = _tui()
     if run_app is not None and sys.stdin.isatty() and sys.stdout.isatty():
-        options = {"devices": args.devices, "module": args.module}
+        options = {
+            "devices": args.devices, "module": args.module,
+            "target": args.compile_target, "mesh": args.mesh,
+        }
         code: int = run_app(tuple(args.targets), hardware=args.hardware, target_options=options)
         return code
     from hloscope import samples
@@ -46,5 +49,6 @@ def run(args: argparse.Namespace) -> int:
 
     target = args.targets[0] if args.targets else f"sample:{samples.DEFAULT}"
     return dump_cmd.dump(
-        target, devices=args.devices, module=args.module, hardware=args.hardware
+        target, devices=args.devices, module=args.module, hardware=args.hardware,
+        compile_target=args.compile_target, mesh=args.mesh,
     )
