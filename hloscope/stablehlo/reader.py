@@ -13,6 +13,7 @@ runs this module in a subprocess for files a user hands us.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from hloscope.errors import InputError, ParseError
@@ -98,6 +99,18 @@ def _parse_error(err: Any, source: str | None, data: str | bytes) -> ParseError:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+@dataclass(slots=True)
+class _ValueAttrs:
+    """What the reader takes from one entry of a func's `arg_attrs` / `res_attrs`."""
+
+    raw: Attrs = ()
+    sharding: TensorSharding | None = None
+    hlo: str | None = None
+    """`mhlo.sharding`."""
+    result_info: str = ""
+    """`jax.result_info`, the result's path in the output pytree."""
 
 
 class _Reader:
@@ -189,45 +202,43 @@ class _Reader:
             visibility=visibility,
             args=args,
             arg_types=tuple(self.type_of(t) for t in ftype.inputs),
-            arg_attrs=tuple(a for a, _, _ in arg_dicts),
+            arg_attrs=tuple(d.raw for d in arg_dicts),
             arg_names=arg_names,
-            arg_shardings=tuple(s for _, s, _ in arg_dicts),
-            arg_hlo_shardings=tuple(h for _, _, h in arg_dicts),
+            arg_shardings=tuple(d.sharding for d in arg_dicts),
+            arg_hlo_shardings=tuple(d.hlo for d in arg_dicts),
             result_types=tuple(self.type_of(t) for t in ftype.results),
-            result_attrs=tuple(a for a, _, _ in res_dicts),
-            result_names=tuple(dict(a).get("jax.result_info", "").strip('"') for a, _, _ in
-                               res_dicts),
-            result_shardings=tuple(s for _, s, _ in res_dicts),
-            result_hlo_shardings=tuple(h for _, _, h in res_dicts),
+            result_attrs=tuple(d.raw for d in res_dicts),
+            result_names=tuple(d.result_info for d in res_dicts),
+            result_shardings=tuple(d.sharding for d in res_dicts),
+            result_hlo_shardings=tuple(d.hlo for d in res_dicts),
             ops=tuple(range(first, len(self.ops))),
             attributes=tuple((k, str(v)) for k, v in attrs.items() if k not in _FUNC_DECODED),
             loc=self.source(op.location),
             is_declaration=not blocks,
         ))
 
-    def dict_list(
-        self, attr: Any, n: int
-    ) -> list[tuple[Attrs, TensorSharding | None, str | None]]:
-        """Decode `arg_attrs`/`res_attrs`: per entry its raw attributes, its `sdy.sharding` and
-        its `mhlo.sharding` string."""
+    def dict_list(self, attr: Any, n: int) -> list[_ValueAttrs]:
+        """Decode `arg_attrs`/`res_attrs`, one `_ValueAttrs` per argument or result."""
         if attr is None:
-            return [((), None, None)] * n
+            return [_ValueAttrs() for _ in range(n)]
         out = []
         array = self.ir.ArrayAttr(attr)
         for i in range(len(array)):
-            d = self.ir.DictAttr(array[i])
+            entry = _ValueAttrs()
             raw: list[tuple[str, str]] = []
-            sharding = hlo = None
-            for name, value in self.dict_items(d):
+            for name, value in self.dict_items(self.ir.DictAttr(array[i])):
                 if isinstance(value, str):
                     raw.append((name, value))
                     continue
                 raw.append((name, str(value)))
                 if name == "sdy.sharding":
-                    sharding = self.tensor_sharding(value)
+                    entry.sharding = self.tensor_sharding(value)
                 elif name == "mhlo.sharding":
-                    hlo = self.string(value)
-            out.append((tuple(raw), sharding, hlo))
+                    entry.hlo = self.string(value)
+                elif name == "jax.result_info":
+                    entry.result_info = self.string(value)
+            entry.raw = tuple(raw)
+            out.append(entry)
         return out
 
     def parser_line(self, loc: Any) -> int:
