@@ -103,15 +103,39 @@ class Analysis:
 
     @cached_property
     def sharding(self) -> ShardingReport:
+        """Collectives with axes, bytes, times on the hardware's links (estimates) and why."""
         from hloscope.passes import sharding
 
-        return sharding.run(self.module, mesh=self.capture.mesh, hardware=self.hardware)
+        with self._lock:
+            return sharding.run(
+                self.module,
+                mesh=self.capture.mesh,
+                hardware=self._require_hardware(),
+                target=self.capture.target,
+                in_shardings=self.capture.in_shardings,
+                out_shardings=self.capture.out_shardings,
+            )
 
     @cached_property
     def devices(self) -> DevicesReport:
+        """Per-device breakdown: the same program everywhere, the differences, the comm
+        matrix. Peak memory joins when the memory pass can run on this capture."""
         from hloscope.passes import devices
 
-        return devices.run(self.module, capture=self.capture, analysis=self)
+        with self._lock:
+            peak: int | None = None
+            try:
+                peak = self.memory.peak_bytes
+            except (ImportError, MissingPartError):
+                peak = None  # no memory pass in this build, or no buffer data
+            return devices.run(
+                self.module,
+                sharding=self.sharding,
+                cost=self.cost,
+                roofline=self.roofline,
+                shardings=(*self.capture.in_shardings, *self.capture.out_shardings),
+                peak_bytes=peak,
+            )
 
     @cached_property
     def memory(self) -> MemoryReport:
