@@ -74,8 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = mod.run(args)
         return code
     except Error as e:
-        if not getattr(e, "reported", False):  # a capture subprocess already said it
-            sys.stderr.write(f"hloscope: error: {e.message}\n")
+        sys.stderr.write(f"hloscope: error: {e.message}\n")
         return e.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("hloscope: interrupted\n")

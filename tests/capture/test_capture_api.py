@@ -13,7 +13,7 @@ import pytest
 
 import hloscope
 from hloscope.capture import DeviceCountError, flag_device_count, hlo_type, xla_cost_from
-from hloscope.errors import CaptureError, UsageError
+from hloscope.errors import CaptureError, InputError, UsageError
 from hloscope.targets import capture_target
 
 X = jax.ShapeDtypeStruct((8, 16), jnp.float32)
@@ -107,6 +107,7 @@ def test_too_few_devices_after_the_backend_started_is_a_clear_error() -> None:
 
 @pytest.mark.slow
 def test_the_subprocess_fallback_captures_with_more_devices() -> None:
+    assert len(jax.devices()) == 8  # the backend has started: 16 needs a fresh process
     cap = capture_target("sample:moe", devices=16, subprocess_fallback=True)
     assert cap.device_count == 16
     assert cap.mesh is not None
@@ -170,3 +171,16 @@ def test_cost_analysis_is_normalized_whatever_shape_jax_returns() -> None:
     assert xla_cost_from(None) is None
     assert xla_cost_from([]) is None
     assert xla_cost_from({}) is None
+
+
+@pytest.mark.slow
+def test_a_failing_subprocess_capture_passes_its_one_line_on(tmp_path: Any) -> None:
+    from hloscope.targets import capture_in_subprocess
+
+    bad = tmp_path / "bad.py"
+    bad.write_text("def make():\n    raise ValueError('nope')\n")
+    with pytest.raises(CaptureError) as info:
+        capture_in_subprocess(f"{bad}:make", devices=2)
+    assert info.value.message == f"{bad}:make: ValueError: nope"
+    with pytest.raises(InputError, match="unknown sample 'nope'"):
+        capture_in_subprocess("sample:nope")
