@@ -156,6 +156,19 @@ def _axes(console: Console, r: DevicesReport) -> None:
     )
 
 
+def _cell(x: float) -> str:
+    if x >= 100:
+        return f"{x:.0f}"
+    return f"{x:.2f}" if x >= 0.01 else "<0.01"
+
+
+def _unit(largest: float) -> tuple[str, float]:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if largest >= scale:
+            return unit, float(scale)
+    return "B", 1.0
+
+
 def _matrix(console: Console, r: DevicesReport, opts: ViewOptions) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -170,14 +183,17 @@ def _matrix(console: Console, r: DevicesReport, opts: ViewOptions) -> None:
     )
     if len(m) == 0:
         return
-    if m.num_devices <= DENSE_LIMIT:
+    cell = 6
+    if m.num_devices <= DENSE_LIMIT and 8 + m.num_devices * (cell + 1) <= console.width:
         dense = m.dense()
+        unit, scale = _unit(float(dense.max()))
+        console.print(Text(f"in {unit}", style="dim"))
         table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-        table.add_column("from\\to", justify="right")
+        table.add_column("from\\to", justify="right", no_wrap=True)
         for j in range(m.num_devices):
-            table.add_column(str(j), justify="right", no_wrap=True)
+            table.add_column(str(j), justify="right", no_wrap=True, min_width=cell)
         for i in range(m.num_devices):
-            table.add_row(str(i), *(bytes_text(v) if v else "·" for v in dense[i]))
+            table.add_row(str(i), *(_cell(v / scale) if v else "·" for v in dense[i]))
         console.print(table)
         return
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
