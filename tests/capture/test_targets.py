@@ -3,7 +3,7 @@ PJRT plugin) on a machine with neither, checked against the program and against 
 
 Needs the extras (`pip install -e '.[tpu,cuda]'`); without them these tests skip and the
 summary (`-ra`) says which pip command is missing. Each capture runs in a worker process
-(1-8 s here) and is made once per module.
+(1-12 s here).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import re
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -48,17 +47,9 @@ def _need(target: str) -> ct.TargetSpec:
     return spec
 
 
-@pytest.fixture(scope="module")
-def captured() -> Callable[[str, str], Capture]:
-    cache: dict[tuple[str, str], Capture] = {}
-
-    def get(target: str, program: str) -> Capture:
-        _need(target)
-        if (target, program) not in cache:
-            cache[target, program] = hloscope.capture(program, target=target)
-        return cache[target, program]
-
-    return get
+def _capture(target: str, program: str) -> Capture:
+    _need(target)
+    return hloscope.capture(program, target=target)
 
 
 def _module(cap: Capture) -> hloscope.hlo.Module:
@@ -68,15 +59,29 @@ def _module(cap: Capture) -> hloscope.hlo.Module:
     return hlo.parse(cap.hlo)
 
 
+# One test item per capture (each is a compile in a worker, 1-12 s), so pytest-xdist never
+# compiles the same one twice; the checks below each say what they found wrong.
+
+
+@pytest.mark.parametrize(("target", "program"), PARTITIONED)
+def test_sample_on_target(target: str, program: str) -> None:
+    spec = ct.parse_target(target)
+    cap = _capture(target, program)
+    check_recorded_target(cap, spec)
+    if spec.platform == "tpu":
+        check_tpu_coords_and_hosts(cap, spec)
+    else:
+        check_gpu_board(cap)
+    check_hardware_entry(cap, spec)
+    check_cost_provenance(cap, spec)
+    check_entry_parameters_are_shards(cap)
+    check_collectives_along_mesh_axes(cap, program)
+
+
 # -- what the capture records ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target", TARGETS)
-def test_capture_records_the_target(
-    captured: Callable[[str, str], Capture], target: str
-) -> None:
-    spec = ct.parse_target(target)
-    cap = captured(target, "sample:mlp")
+def check_recorded_target(cap: Capture, spec: ct.TargetSpec) -> None:
     info = cap.target
     assert info is not None
     assert (info.name, info.platform, info.topology) == (spec.name, spec.platform, spec.topology)
@@ -93,12 +98,8 @@ def test_capture_records_the_target(
     assert tuple(d.id for d in info.devices[: cap.mesh.size]) == cap.mesh.device_ids
 
 
-@pytest.mark.parametrize("target", ["tpu-v5e:2x2", "tpu-v5p:4x4x4"])
-def test_tpu_coords_and_hosts_follow_the_topology(
-    captured: Callable[[str, str], Capture], target: str
-) -> None:
-    spec = ct.parse_target(target)
-    info = captured(target, "sample:mlp").target
+def check_tpu_coords_and_hosts(cap: Capture, spec: ct.TargetSpec) -> None:
+    info = cap.target
     assert info is not None
     grid = (*spec.dims, 1)[:3]
     assert {d.coords for d in info.devices} == {
@@ -110,50 +111,42 @@ def test_tpu_coords_and_hosts_follow_the_topology(
         block = tuple(c // h for c, h in zip(d.coords, spec.chips_per_host, strict=True))
         hosts.setdefault(d.process_index, set()).add(block)
     assert len(hosts) == spec.hosts
-    assert all(len(blocks) == 1 for blocks in hosts.values())
+    assert all(len(blocks) == 1 for blocks in hosts.values()), hosts
 
 
-def test_gpu_devices_are_one_board(captured: Callable[[str, str], Capture]) -> None:
-    info = captured("h100x8", "sample:mlp").target
+def check_gpu_board(cap: Capture) -> None:
+    info = cap.target
     assert info is not None
-    # The CUDA plugin's coords are (slice, host, index on host).
-    assert [d.coords for d in info.devices] == [(0, 0, i) for i in range(8)]
+    # The CUDA plugin's coords are (slice, host, index on host): one board of 8.
+    assert sorted(d.coords for d in info.devices) == [(0, 0, i) for i in range(8)]
     assert {d.process_index for d in info.devices} == {0}
 
 
-@pytest.mark.parametrize("target", TARGETS)
-def test_roofline_uses_the_targets_hardware(
-    captured: Callable[[str, str], Capture], target: str
-) -> None:
+def check_hardware_entry(cap: Capture, spec: ct.TargetSpec) -> None:
     from hloscope.hardware import default_hardware
 
-    cap = captured(target, "sample:mlp")
-    assert default_hardware(cap).name == ct.parse_target(target).hardware
+    # What analyze(cap) uses for the roofline when no --hardware is given.
+    assert default_hardware(cap).name == spec.hardware
 
 
 # -- XLA's figures ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("program", PROGRAMS)
-def test_cost_figures_say_where_they_come_from(
-    captured: Callable[[str, str], Capture], program: str
-) -> None:
+def check_cost_provenance(cap: Capture, spec: ct.TargetSpec) -> None:
     from hloscope import _jaxapi
 
-    for target in ("tpu-v5e:2x2", "h100x8"):
-        cap = captured(target, program)
-        assert cap.xla_cost is not None
-        assert cap.hlo is not None
-        carved = _jaxapi.hlo_cost_of_text(cap.hlo)
-        if target.startswith("tpu"):
-            # Both exist on TPU: HloCostAnalysis on the text counts the flops TPU counts, which
-            # is what makes it a stand-in where the executable reports nothing.
-            assert cap.xla_cost.source == "compiled.cost_analysis"
-            assert carved["flops"] == cap.xla_cost.flops
-        else:
-            assert cap.xla_cost.source == "hlo_module_cost_analysis"
-            assert cap.xla_cost.flops == carved["flops"] > 0
-            assert any("HloCostAnalysis" in n for n in cap.notes)
+    assert cap.xla_cost is not None
+    assert cap.hlo is not None
+    carved = _jaxapi.hlo_cost_of_text(cap.hlo)
+    if spec.platform == "tpu":
+        # Both exist on TPU: HloCostAnalysis on the text counts the flops TPU counts, which
+        # is what makes it a stand-in where the executable reports nothing (GPU).
+        assert cap.xla_cost.source == "compiled.cost_analysis"
+        assert carved["flops"] == cap.xla_cost.flops
+    else:
+        assert cap.xla_cost.source == "hlo_module_cost_analysis"
+        assert cap.xla_cost.flops == carved["flops"] > 0
+        assert any("HloCostAnalysis" in n for n in cap.notes), cap.notes
 
 
 # -- the program, partitioned ----------------------------------------------------------------
@@ -168,11 +161,7 @@ def _tiles(hlo_sharding: str | None, rank: int) -> tuple[int, ...]:
     return tuple(int(n) for n in m.group(1).split(","))[:rank]
 
 
-@pytest.mark.parametrize(("target", "program"), PARTITIONED)
-def test_entry_parameters_are_per_device_shards(
-    captured: Callable[[str, str], Capture], target: str, program: str
-) -> None:
-    cap = captured(target, program)
+def check_entry_parameters_are_shards(cap: Capture) -> None:
     entry = _module(cap).entry_computation
     params = [entry.by_name[p].shape.dims for p in entry.parameters]
     assert len(params) == len(cap.in_shardings)
@@ -187,13 +176,6 @@ def test_entry_parameters_are_per_device_shards(
     assert any(_tiles(s.hlo, 2)[0] > 1 for s in cap.in_shardings)
 
 
-def _axes_of_group(group: tuple[int, ...], sizes: tuple[int, ...]) -> frozenset[int]:
-    """The mesh axes along which a replica group's devices differ (HLO device i is mesh
-    position i)."""
-    coords = [_unravel(d, sizes) for d in group]
-    return frozenset(a for a in range(len(sizes)) if len({c[a] for c in coords}) > 1)
-
-
 def _unravel(index: int, sizes: tuple[int, ...]) -> tuple[int, ...]:
     out = []
     for s in reversed(sizes):
@@ -202,11 +184,14 @@ def _unravel(index: int, sizes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(reversed(out))
 
 
-@pytest.mark.parametrize(("target", "program"), PARTITIONED)
-def test_collectives_run_along_mesh_axes(
-    captured: Callable[[str, str], Capture], target: str, program: str
-) -> None:
-    cap = captured(target, program)
+def _axes_of_group(group: tuple[int, ...], sizes: tuple[int, ...]) -> frozenset[int]:
+    """The mesh axes along which a replica group's devices differ (HLO device i is mesh
+    position i)."""
+    coords = [_unravel(d, sizes) for d in group]
+    return frozenset(a for a in range(len(sizes)) if len({c[a] for c in coords}) > 1)
+
+
+def check_collectives_along_mesh_axes(cap: Capture, program: str) -> None:
     assert cap.mesh is not None
     sizes, names = cap.mesh.axis_sizes, cap.mesh.axis_names
     found: dict[str, set[str]] = {}
@@ -217,7 +202,7 @@ def test_collectives_run_along_mesh_axes(
         for group in ins.replica_groups.groups:
             axes = _axes_of_group(group, sizes)
             # A group lies along mesh axes (whole ones or a Shardy sub-axis of one): never
-            # more devices than those axes hold, and the groups partition the devices.
+            # more devices than those axes hold; the groups partition the devices.
             assert 1 < len(group) <= math.prod(sizes[a] for a in axes), (ins.name, group)
             found.setdefault(kind, set()).update(names[a] for a in axes)
         members = sorted(d for g in ins.replica_groups.groups for d in g)
@@ -233,10 +218,8 @@ def test_collectives_run_along_mesh_axes(
 # -- targets beyond the three ----------------------------------------------------------------
 
 
-def test_multislice_puts_slices_on_the_first_axis(
-    captured: Callable[[str, str], Capture],
-) -> None:
-    cap = captured("tpu-v5e:2x2,slices=2", "sample:mlp")
+def test_multislice_puts_slices_on_the_first_axis() -> None:
+    cap = _capture("tpu-v5e:2x2,slices=2", "sample:mlp")
     info = cap.target
     assert info is not None
     assert cap.mesh is not None
