@@ -209,3 +209,15 @@ def test_json_has_the_documented_keys(report: ShardingReport) -> None:
         assert key in entry
     assert isinstance(entry["axes"], list)
     assert doc["mesh"]["axis_names"] == ["data", "model"]
+
+
+def test_mesh_form_with_device_ids() -> None:
+    # XLA 0.10.2 prints this form for large meshes (seen at 512 and 1024 CPU devices): mesh
+    # position p holds device iota([4,2]).T(1,0).flat[p], so position (a0, a1) is device
+    # 2*a1 + a0 and the groups over axis_0 are {0,1}, {2,3}, {4,5}, {6,7}. (At 512 devices the
+    # same reading puts the all-gather of an embedding sharded P("model", "data") on `model`,
+    # as its operand's sharding says.)
+    module = parse_file(DATA / "collectives_mesh_device_ids.hlo")
+    (c,) = sharding.run(module, mesh=MESH).collectives
+    assert sorted(c.groups) == [(0, 1), (2, 3), (4, 5), (6, 7)]
+    assert c.axes == ("model",)
