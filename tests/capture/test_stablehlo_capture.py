@@ -255,6 +255,17 @@ def test_isolated_file_read_equals_in_process(tmp_path: Path, text: str,
     assert isolated.ops == module.ops
 
 
+def test_analysis_reads_the_captures_stablehlo_isolated(text: str, module: StableModule) -> None:
+    import hloscope
+    from hloscope.records import Capture
+
+    bad = hloscope.analyze(Capture(name="bad", origin="bad.mlir", stablehlo="func.func @f("))
+    with pytest.raises(ParseError, match=r"^bad\.mlir:1:\d+: "):
+        _ = bad.stablehlo
+    good = hloscope.analyze(Capture(name="jit_f", origin="capture.mlir", stablehlo=text))
+    assert good.stablehlo.ops == module.ops
+
+
 def test_bytecode_file_reads(tmp_path: Path, text: str, module: StableModule) -> None:
     from jax.extend.mlir import ir
 
