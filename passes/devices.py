@@ -77,6 +77,18 @@ class DeviceBreakdown:
     """Peak live bytes (the memory pass; same on every device)."""
 
     @property
+    def received_bytes(self) -> float:
+        return self.collective_received_bytes
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What sets this device apart, in words."""
+        out = [f"alone holds {name} (maximal sharding)" for name in self.pinned]
+        if self.padding_bytes:
+            out.append(f"pads {self.padding_bytes} B of uneven shards")
+        return tuple(out)
+
+    @property
     def estimated_s(self) -> float | None:
         parts = [p for p in (self.compute_s, self.memory_s, self.collective_s) if p is not None]
         return sum(parts) if parts else None
@@ -124,6 +136,19 @@ class CommMatrix:
 
         order = np.argsort(-self.bytes, kind="stable")[:k]
         return [(int(self.src[i]), int(self.dst[i]), float(self.bytes[i])) for i in order]
+
+    def row(self, device: int) -> FloatArray:
+        """Bytes `device` sends to each device (a dense row; entries are sorted by source)."""
+        import numpy as np
+
+        lo = int(np.searchsorted(self.src, device, side="left"))
+        hi = int(np.searchsorted(self.src, device, side="right"))
+        out = np.zeros(self.num_devices, dtype=np.float64)
+        out[self.dst[lo:hi]] = self.bytes[lo:hi]
+        return out
+
+    def __getitem__(self, device: int) -> FloatArray:
+        return self.row(device)
 
     def dense(self) -> FloatArray:
         """The full matrix (for small device counts)."""

@@ -453,25 +453,27 @@ class _Context:
 
 
 def _domains(mesh: MeshView, target: TargetInfo | None, n: int) -> IntArray | None:
-    """Host / slice index of each logical device, when the target says (else None: one)."""
+    """Which `intra` link domain each logical device is in: its slice on TPU (ICI spans the
+    hosts of a slice), its host elsewhere (NVLink stays in the host). None: all in one."""
     import numpy as np
 
     if target is None:
         return None
     by_id = {d.id: d for d in target.devices}
-    if by_id and target.num_slices > 1:
-        return np.asarray(
-            [by_id.get(mesh.global_id(p), by_id[min(by_id)]).slice_index for p in range(n)],
-            dtype=np.int64,
-        )
+    ids = [mesh.global_id(p) for p in range(n)]
+    if target.platform == "tpu" or target.num_slices > 1:
+        if by_id and len({d.slice_index for d in by_id.values()}) > 1:
+            return np.asarray([by_id[i].slice_index if i in by_id else -1 for i in ids])
+        if target.num_slices > 1 and n % target.num_slices == 0:
+            return np.asarray(ids, dtype=np.int64) // (n // target.num_slices)
+        return None
     if by_id and len({d.process_index for d in by_id.values()}) > 1:
-        return np.asarray(
-            [by_id.get(mesh.global_id(p), by_id[min(by_id)]).process_index for p in range(n)],
-            dtype=np.int64,
-        )
-    if target.num_slices > 1 and n % target.num_slices == 0:
-        per = n // target.num_slices
-        return np.arange(n, dtype=np.int64) // per
+        return np.asarray([by_id[i].process_index if i in by_id else -1 for i in ids])
+    per_host = 1
+    for c in target.chips_per_host:
+        per_host *= c
+    if target.chips_per_host and per_host < n:
+        return np.asarray(ids, dtype=np.int64) // per_host
     return None
 
 

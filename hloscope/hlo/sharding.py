@@ -276,3 +276,32 @@ def format_sharding(s: Sharding) -> str:
 
 
 __all__ = ["format_sharding", "format_tile_assignment", "parse_sharding", "sharding_at"]
+
+
+# --- shard geometry (hloscope.hlo.shards, the sharding pass's), re-exported here -------------
+
+from hloscope.hlo.shards import (  # noqa: E402
+    GeometryError,
+    Shard,
+    ShardTable,
+    device_set,
+    leaf_shardings,
+    shard_map,
+    shard_shape,
+    shard_table,
+    shards,
+    tile_assignment_array,
+)
+
+__all__ += [
+    "GeometryError",
+    "Shard",
+    "ShardTable",
+    "device_set",
+    "leaf_shardings",
+    "shard_map",
+    "shard_shape",
+    "shard_table",
+    "shards",
+    "tile_assignment_array",
+]

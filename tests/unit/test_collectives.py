@@ -158,6 +158,25 @@ def test_groups_across_slices_use_the_inter_link() -> None:
     assert c["ar"].estimated_s == pytest.approx(4096 / (2 * 100e9))
 
 
+def test_gpu_hosts_split_nvlink_from_infiniband() -> None:
+    module = parse_file(DATA / "collectives_demo.hlo")
+    nvlink = Link(name="nvlink4", scope="intra", bytes_per_s=25e9, count=18)
+    ib = Link(name="infiniband-ndr", scope="inter", bytes_per_s=50e9, count=1)
+    hw = Hardware(
+        name="test-gpu",
+        description="",
+        peak_flops={"bf16": 1e12},
+        hbm_bytes_per_s=1e12,
+        hbm_capacity_bytes=1e10,
+        links=(nvlink, ib),
+    )
+    # Two hosts of 4 GPUs: ids 0-3 and 4-7.
+    target = TargetInfo(name="h100x8", platform="cuda", chips_per_host=(4,))
+    c = _by_name(sharding.run(module, mesh=MESH, hardware=hw, target=target))
+    assert c["ar"].link == "nvlink4"  # {0,1}: one host
+    assert c["ag-start"].link == "infiniband-ndr"  # {0,2,4,6}: two hosts
+
+
 def test_tpu_async_collective_fusions_count_once(corpus: Path) -> None:
     module = parse_file(corpus / "generated" / "tpu_tf_v5e_2x2_L4.hlo")
     r = sharding.run(module)

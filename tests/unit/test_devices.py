@@ -49,10 +49,13 @@ def test_comm_matrix_follows_the_algorithms(demo: devices.DevicesReport) -> None
     assert dense[0, 2] == 4 * 2048 + 3072 + 6144 + 3072 / 3 + 64
     assert dense[0, 0] == 0
     assert len(demo.comm_matrix) == int((dense > 0).sum())
+    for i in range(8):
+        assert demo.comm_matrix.row(i).tolist() == dense[i].tolist()
 
 
 def test_maximal_sharding_pins_a_device(demo: devices.DevicesReport) -> None:
     assert demo.devices[5].pinned == ("p3",)
+    assert demo.devices[5].notes == ("alone holds p3 (maximal sharding)",)
     assert any("device 5 alone holds p3" in d for d in demo.differences)
     assert not demo.uniform
 
