@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -229,11 +230,23 @@ def compile_remote(
             return load_bundle(out)
         if result and "error" in result:
             raise _ERRORS.get(result["error"], CaptureError)(result["message"])
-        tail = " | ".join(line.strip() for line in log.splitlines()[-3:] if line.strip())
         raise CaptureError(
             f"the compile worker for {spec.name} exited with {rc} and no result; "
-            f"its last output: {tail[-600:] or '(none)'}"
+            f"its last output: {last_words(log)}"
         )
+
+
+# What libtpu and the CUDA plugin print at every start on a machine without the hardware.
+_NOISE = re.compile(
+    r"TPU_WORKER_HOSTNAMES|TPU accelerator type|Source Location Trace|libtpu_init_utils"
+    r"|absl::InitializeLog|InitGoogle|cudart_stub|pjrt_api\.cc|^\s*$"
+)
+
+
+def last_words(log: str, lines: int = 3) -> str:
+    """The worker log's last lines that are not start-up noise, joined on one line."""
+    kept = [line.strip() for line in log.splitlines() if not _NOISE.search(line)]
+    return " | ".join(kept[-lines:])[-600:] or "(nothing but libtpu/CUDA start-up messages)"
 
 
 def _run_worker(scratch: Path, spec: TargetSpec, progress: Progress | None) -> tuple[int, str]:

@@ -285,3 +285,12 @@ def test_a_factory_on_jax_devices_is_refused_for_a_target(tmp_path: Path) -> Non
         hloscope.capture(f"{script}:on_jax_devices", target="tpu-v5e:2x2")
     cap = hloscope.capture(f"{script}:on_target_devices", target="tpu-v5e:2x2")
     assert (cap.device_count, cap.device_kind) == (4, "TPU v5 lite")
+
+
+def test_a_worker_that_dies_is_one_line(tmp_path: Path) -> None:
+    _need("tpu-v5e:2x2")
+    script = tmp_path / "die.py"
+    script.write_text("import os\n\ndef die():\n    print('about to go')\n    os._exit(7)\n")
+    with pytest.raises(hloscope.CaptureError, match=r"exited with 7 and no result; its last "
+                       r"output: about to go$"):
+        hloscope.capture(f"{script}:die", target="tpu-v5e:2x2")

@@ -166,3 +166,18 @@ def test_libtpu_version_pattern() -> None:
     assert ct._matches("0.0.42", "0.0.42.*")
     assert not ct._matches("0.0.421", "0.0.42.*")
     assert not ct._matches("0.0.41.3", "0.0.42.*")
+
+
+def test_worker_log_tail_skips_start_up_noise() -> None:
+    from hloscope.remote_compile import last_words
+
+    log = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "Traceback (most recent call last):\n"
+        "ValueError: bad thing\n"
+        "E0000 common_lib.cc:554] INVALID_ARGUMENT: unexpected worker hostname from env var "
+        "TPU_WORKER_HOSTNAMES\n"
+        "=== Source Location Trace: ===\n"
+    )
+    assert last_words(log) == "Traceback (most recent call last): | ValueError: bad thing"
+    assert last_words("\n=== Source Location Trace: ===\n").startswith("(nothing but")
