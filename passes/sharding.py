@@ -690,9 +690,11 @@ def _why(
         before = sharding_why.dims_label(prod.sharding, rank, ctx.mesh)
     after = sharding_why.resharding(f.kind, dim, before, span)
     first = cons[0] if cons else None
-    cons_src = ""
+    cons_src = prod_src = ""
     if first is not None and first.instruction is not None:
         _, _, cons_src = _source(ctx.module, first.instruction, first.instruction)
+    if prod is not None and prod.instruction is not None:
+        _, _, prod_src = _source(ctx.module, prod.instruction, prod.instruction)
     text = sharding_why.sentence(
         kind=f.kind,
         span=span,
@@ -703,6 +705,7 @@ def _why(
         consumer=first,
         consumer_source=cons_src,
         origin=sharding_why.origin_of(f.inner.op_name or f.anchor.op_name),
+        producer_source=prod_src,
     )
     return _Why(
         text=text,

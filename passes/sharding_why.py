@@ -42,6 +42,7 @@ TRANSPARENT = frozenset(
         "recv-done",
         "dynamic-slice",
         "slice",
+        "pad",
     }
 )
 # Inside a fusion, the op that names what the fusion does (first match wins).
@@ -397,6 +398,7 @@ def sentence(
     consumer: Endpoint | None,
     consumer_source: str,
     origin: str,
+    producer_source: str = "",
 ) -> str:
     """`all-gather over `model`: operand sharded [data, model] → [data, replicated] needed by
     dot (fusion.3) at model.py:42`."""
@@ -410,6 +412,8 @@ def sentence(
         text += change
     if producer is not None:
         text += f" from {producer.what}"
+        if producer_source and producer.opcode != "parameter":
+            text += f" at {producer_source}"
     if consumer is not None:
         text += f", needed by {consumer.what}"
         if consumer_source:
