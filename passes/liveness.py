@@ -26,7 +26,7 @@ outputs to its end. A buffer is live from its first value's start to its last va
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeAlias
@@ -43,6 +43,10 @@ Tree: TypeAlias = int | tuple[int, tuple["Tree", ...]]
 # Instructions whose result is their first operand's values (they define nothing).
 _FORWARD_OPS = frozenset({"bitcast", "domain", "optimization-barrier", "add-dependency",
                           "all-reduce-done"})
+# Instructions whose result may have to share an operand's storage (in-place updates).
+_IN_PLACE_OPS = frozenset({"dynamic-update-slice", "set-dimension-size", "scatter",
+                           "all-reduce-start", "collective-permute", "fusion", "custom-call",
+                           "async-start"})
 # Instructions that only read their operand's top-level value (`MayUseOperandValue`).
 _TOP_LEVEL_USE_OPS = frozenset({"get-tuple-element", "copy"})
 Pair: TypeAlias = tuple[tuple[int, ...], int, tuple[int, ...]]
@@ -113,7 +117,8 @@ class Liveness:
     """Entry schedule step each time belongs to (a nested computation counts at its caller)."""
     end_time: int
     """One past the last time: whole-run buffers are live to here (XLA's schedule end)."""
-    values: tuple[Value, ...]
+    values: Sequence[Value]
+    """Every value by id (built on access: a large module has hundreds of thousands)."""
     buffers: tuple[Buffer, ...]
     buffer_of_value: tuple[int, ...]
     parameter_trees: tuple[Tree, ...]
@@ -127,18 +132,45 @@ class Liveness:
 
 def byte_size(shape: Shape) -> int:
     """Bytes XLA allocates for one value of `shape` (CPU/GPU `ShapeSizeBytes`): arrays are
-    elements x element size (+4 bytes per dimension of metadata when dynamic), a tuple is its
-    pointer table, an opaque value one pointer, a token nothing."""
+    elements x element size (+4 bytes per dimension of metadata when dynamic; padded to the
+    first tile of a tiled TPU layout, a model of the TPU size function), a tuple is its pointer
+    table, an opaque value one pointer, a token nothing."""
     if shape.element_type == "tuple":
         return POINTER_BYTES * len(shape.tuple_shapes)
     if shape.element_type == "opaque":
         return POINTER_BYTES
     if not shape.is_array:
         return 0
-    size = shape.byte_size(pointer_size=POINTER_BYTES)
+    if shape.layout is not None and shape.layout.tiles and shape.layout.tiles[0]:
+        size = _tiled_bytes(shape, shape.layout.tiles[0])
+    else:
+        size = shape.byte_size(pointer_size=POINTER_BYTES)
     if any(shape.dynamic):
         size += 4 * shape.rank
     return size
+
+
+def _tiled_bytes(shape: Shape, tile: tuple[int, ...]) -> int:
+    """Bytes of an array in a tiled layout (TPU `T(8,128)`): the physical (major-to-minor)
+    dims, with leading 1s when the tile has more dims, padded to the first tile's multiples
+    (`*` = -1 pads nothing). Later tiles only reorder elements within the first."""
+    assert shape.layout is not None
+    dims = [shape.dims[d] for d in reversed(shape.layout.minor_to_major)] or [1]
+    dims = [1] * max(0, len(tile) - len(dims)) + dims
+    count = 1
+    for i, d in enumerate(dims):
+        k = i - (len(dims) - len(tile))
+        t = tile[k] if k >= 0 else 1
+        count *= -(-d // t) * t if t > 0 else d
+    return (count * shape.element_bits + 7) // 8
+
+
+def device_bytes(shape: Shape) -> int:
+    """`byte_size`, or 0 for a value outside device memory (a layout memory space other than
+    0: host memory, or an on-chip space), which the device totals leave out."""
+    if shape.layout is not None and shape.layout.memory_space != 0:
+        return 0
+    return byte_size(shape)
 
 
 def tree_values(tree: Tree) -> Iterator[int]:
@@ -255,6 +287,8 @@ class _Builder:
         self.async_start_of: dict[str, str] = {}
         self.notes: list[str] = []
         self.phis: set[int] = set()
+        self.v_size: list[int] = []
+        self._sizes: dict[int, int] = {}
         self._fusion_pairs: dict[str, tuple[Pair, ...]] = {}
         self._users: dict[str, dict[str, list[Instruction]]] = {}
 
@@ -269,9 +303,17 @@ class _Builder:
         self.v_shape.append(shape)
         self.v_start.append(t)
         self.v_end.append(t)
-        size = byte_size(shape)
-        if shape.layout is not None and shape.layout.memory_space != 0:
-            size = 0  # not device memory (host, or an on-chip space): kept out of the totals
+        # The parser shares one Shape object per distinct shape text: size each once.
+        size = self._sizes.get(id(shape))
+        if size is None:
+            size = self._sizes[id(shape)] = device_bytes(shape)
+            if shape.layout is not None and (shape.layout.tiles or shape.layout.memory_space):
+                self.notes.append(
+                    "tiled layouts (TPU): array sizes are padded to their first tile, a model "
+                    "of XLA's TPU shape size; values in memory spaces other than 0 (on-chip, "
+                    "host) are left out of the device totals"
+                )
+        self.v_size.append(size)
         self.uf.add(t, t, size, flags)
         return vid
 
@@ -347,6 +389,8 @@ class _Builder:
 
     def flatten_callees(self, instr: Instruction, trees: dict[str, Tree]) -> Tree | None:
         op = instr.opcode
+        if not instr.called:
+            return None
         if op == "while" and len(instr.called) >= 2:
             init = trees.get(instr.operands[0]) if instr.operands else None
             cond, body = (self.module.by_name[c] for c in self._while_parts(instr))
@@ -471,6 +515,8 @@ class _Builder:
         """(output index, operand number, operand index) pairs XLA makes share storage
         (`AliasInfo::GetInPlaceInputOutputPairs`)."""
         op = instr.opcode
+        if op not in _IN_PLACE_OPS:
+            return ()
         declared = parse_aliasing(instr.attr("output_to_operand_aliasing"))
         if op in ("dynamic-update-slice", "set-dimension-size"):
             return (((), 0, ()),)
@@ -738,7 +784,7 @@ def _recompute_spans(b: _Builder, end_time: int) -> None:
     for v, r in enumerate(roots):
         uf.lo[r] = min(uf.lo[r], b.v_start[v])
         uf.hi[r] = max(uf.hi[r], b.v_end[v])
-        uf.size[r] = max(uf.size[r], byte_size_of_value(b, v))
+        uf.size[r] = max(uf.size[r], b.v_size[v])
     whole = _UnionFind.PARAM | _UnionFind.CONST
     for r in set(roots):
         uf.flags[r] = flags[r]
@@ -746,13 +792,6 @@ def _recompute_spans(b: _Builder, end_time: int) -> None:
             uf.lo[r], uf.hi[r] = 0, end_time
         elif flags[r] & _UnionFind.OUT:
             uf.hi[r] = end_time
-
-
-def byte_size_of_value(b: _Builder, v: int) -> int:
-    shape = b.v_shape[v]
-    if shape.layout is not None and shape.layout.memory_space != 0:
-        return 0
-    return byte_size(shape)
 
 
 def _share_operand_buffers(b: _Builder) -> None:
@@ -804,12 +843,7 @@ def _assemble(b: _Builder, root: Tree | None, params: tuple[Tree, ...],
     members: dict[int, list[int]] = {}
     for v in range(n):
         members.setdefault(uf.find(v), []).append(v)
-    values = tuple(
-        Value(id=v, instruction=b.v_instr[v], computation=b.v_comp[v], index=b.v_index[v],
-              shape=b.v_shape[v], size=byte_size_of_value(b, v), start=b.v_start[v],
-              end=b.v_end[v], phi=v in b.phis)
-        for v in range(n)
-    )
+    values = _Values(b)
     buffers: list[Buffer] = []
     buffer_of = [0] * n
     for r, vs in members.items():
@@ -839,8 +873,31 @@ def _assemble(b: _Builder, root: Tree | None, params: tuple[Tree, ...],
     )
 
 
+class _Values(Sequence[Value]):
+    """The builder's value columns seen as `Value` records, made on access."""
+
+    def __init__(self, b: _Builder) -> None:
+        self._b = b
+
+    def __len__(self) -> int:
+        return len(self._b.v_instr)
+
+    def __getitem__(self, v: int) -> Value:  # type: ignore[override]
+        b = self._b
+        if v < 0:
+            v += len(b.v_instr)
+        return Value(id=v, instruction=b.v_instr[v], computation=b.v_comp[v],
+                     index=b.v_index[v], shape=b.v_shape[v], size=b.v_size[v],
+                     start=b.v_start[v], end=b.v_end[v], phi=v in b.phis)
+
+    def __iter__(self) -> Iterator[Value]:
+        return (self[v] for v in range(len(self)))
+
+
 def _segments(b: _Builder, vs: list[int]) -> tuple[tuple[int, int], ...]:
     """Union of the values' [start, end] spans (values sorted by start)."""
+    if len(vs) == 1:
+        return ((b.v_start[vs[0]], b.v_end[vs[0]]),)
     spans: list[list[int]] = []
     for v in vs:
         lo, hi = b.v_start[v], b.v_end[v]

@@ -77,7 +77,8 @@ def test_bitcast_tuple_and_get_tuple_element_define_no_storage() -> None:
     assert buffer_names(TUPLES) == [["e"], ["p"], ["r"], ["t"]]
     r = run(TUPLES)
     assert r.timeline == (1024, 2048, 2048, 2048 + 16, 2048 + 16, 3072)
-    assert r.peak_bytes == 3072 and r.peak_instruction == "r"
+    assert r.peak_bytes == 3072
+    assert r.peak_instruction == "r"
 
 
 LOOP = """HloModule loop, is_scheduled=true
@@ -122,12 +123,14 @@ def test_the_loop_carry_is_one_buffer_and_body_temporaries_count_at_the_while() 
     assert carry.kind is BufferKind.OUTPUT
     r = run(LOOP)
     w_step = 5
-    assert r.peak_step == w_step and r.peak_computation == "body"
+    assert r.peak_step == w_step
+    assert r.peak_computation == "body"
     assert r.timeline[w_step] == r.peak_bytes == max(r.timeline)
     # p + carry + the 16 KiB broadcast + the slice written into the carry + tables/counter
     assert r.peak_bytes >= KB4 + KB4 + 4 * KB4
     names = {b.name for b in r.at_peak}
-    assert "big" in names and "p" in names
+    assert "big" in names
+    assert "p" in names
     assert r.constant_bytes == 12  # zero, n and one: 4 bytes each, for the whole run
 
 
@@ -185,7 +188,8 @@ ENTRY %main (p: f32[1024]) -> f32[1024] {
 """
     r = run(text)
     assert (r.argument_bytes, r.output_bytes, r.alias_bytes) == (KB4, KB4, KB4)
-    assert r.whole_run_bytes == KB4 and r.peak_bytes == KB4
+    assert r.whole_run_bytes == KB4
+    assert r.peak_bytes == KB4
     assert r.parameters[0].donated_to == ((),)
     assert r.outputs[0].aliases_parameter == 0
     assert r.at_peak[0].kind == "donated"
@@ -291,7 +295,8 @@ def test_source_lines_come_from_the_stack_frame_tables(memory_data: Path) -> Non
     text = (memory_data / "small.cpu_after_optimizations.txt").read_text()
     r = run(text)
     tanh = next(b for b in r.at_peak if b.name == "wrapped_tanh")
-    assert tanh.source is not None and tanh.source.endswith("small.py:3")
+    assert tanh.source is not None
+    assert tanh.source.endswith("small.py:3")
     assert tanh.op_name == "jit(f)/tanh"
 
 
@@ -304,3 +309,65 @@ def test_unscheduled_module_is_noted() -> None:
 @pytest.fixture
 def memory_data() -> Path:
     return Path(__file__).resolve().parent.parent / "data" / "memory"
+
+
+def test_all_gather_start_keeps_its_operand_until_done() -> None:
+    text = """HloModule ag, is_scheduled=true
+
+ENTRY %main (p: f32[256]) -> (f32[1024], f32[256]) {
+  %p = f32[256]{0} parameter(0)
+  %e = f32[256]{0} exponential(%p)
+  %ags = (f32[256]{0}, f32[1024]{0}) all-gather-start(%e), replica_groups={{0,1,2,3}},
+    dimensions={0}
+  %n = f32[256]{0} negate(%p)
+  %agd = f32[1024]{0} all-gather-done(%ags)
+  ROOT %t = (f32[1024]{0}, f32[256]{0}) tuple(%agd, %n)
+}
+"""
+    live = build(parse(text))
+    by_label = {v.label: v for v in live.values}
+    assert by_label["e"].end == 4  # read until all-gather-done
+    # all-gather-done's result is the start's destination buffer, not a new one.
+    assert "agd" not in by_label
+    out = next(o for o in memory.run(parse(text), hardware=[]).outputs if o.index == (0,))
+    assert (out.defined_by, out.bytes) == ("ags", KB4)
+
+
+def test_async_computation_buffers_live_until_async_done() -> None:
+    text = """HloModule asyncwrap, is_scheduled=true
+
+%wrapped (a: f32[256]) -> f32[256] {
+  %a = f32[256]{0} parameter(0)
+  %big = f32[256,8]{1,0} broadcast(%a), dimensions={0}
+  %s = f32[256,1]{1,0} slice(%big), slice={[0:256], [0:1]}
+  ROOT %r = f32[256]{0} bitcast(%s)
+}
+
+ENTRY %main (p: f32[256]) -> f32[256] {
+  %p = f32[256]{0} parameter(0)
+  %as = ((f32[256]{0}), f32[256]{0}, s32[]) async-start(%p), calls=%wrapped
+  %n = f32[256]{0} negate(%p)
+  %ad = f32[256]{0} async-done(%as)
+  ROOT %o = f32[256]{0} add(%ad, %n)
+}
+"""
+    live = build(parse(text))
+    done = live.sequence.index(next(i for i in live.sequence if i.name == "ad"))
+    big = next(v for v in live.values if v.label == "big")
+    assert big.end >= done
+    r = memory.run(parse(text), hardware=[])
+    # At the negate, between start and done: p, the wrapped computation's 8 KiB broadcast and
+    # its 1 KiB result, n, the async tuple's 24-byte table and its operand tuple's 8 bytes.
+    assert r.timeline[2] >= 1024 + 8192 + 1024 + 1024
+
+
+def test_tiled_layouts_are_padded_and_other_memory_spaces_left_out() -> None:
+    from hloscope.hlo.shapes import parse_shape
+    from hloscope.passes.liveness import byte_size, device_bytes
+
+    assert byte_size(parse_shape("f32[3,5]{1,0:T(8,128)}")) == 8 * 128 * 4
+    assert byte_size(parse_shape("bf16[300]{0:T(256)}")) == 512 * 2
+    assert byte_size(parse_shape("bf16[2,8,100]{2,1,0:T(8,128)(2,1)}")) == 2 * 8 * 128 * 2
+    assert byte_size(parse_shape("f32[5]{0:T(8,128)}")) == 8 * 128 * 4  # leading 1 padded
+    assert device_bytes(parse_shape("f32[3,5]{1,0:T(8,128)S(1)}")) == 0
+    assert byte_size(parse_shape("(f32[2], s32[])")) == 16

@@ -27,9 +27,11 @@ def test_allocations_and_values_are_read() -> None:
         0, 8192, 1, "f32[32,64]")
     assert a0.kind == "parameter"
     out = ba.allocations[3]
-    assert out.output_shape == "(f32[], f32[16,64])" and out.maybe_live_out
+    assert out.output_shape == "(f32[], f32[16,64])"
+    assert out.maybe_live_out
     temp = ba.allocations[12]
-    assert temp.preallocated_temp and temp.kind == "temp"
+    assert temp.preallocated_temp
+    assert temp.kind == "temp"
     assert [(v.label, v.offset, v.size) for v in temp.values] == [
         ("broadcast_multiply_fusion", 0, 4096), ("wrapped_reduce-window", 4096, 8)]
     assert ba.allocations_by_index[1].values[1].label == "wrapped_tanh"
@@ -68,7 +70,8 @@ allocation 0: size 24, color 1, preallocated-temp:
 def test_bad_text_is_a_parse_error_naming_the_line(text: str, line: int, what: str) -> None:
     with pytest.raises(ParseError, match=what) as e:
         parse_buffer_assignment(text, file="ba.txt")
-    assert e.value.line == line and e.value.file == "ba.txt"
+    assert e.value.line == line
+    assert e.value.file == "ba.txt"
 
 
 def test_the_pass_agrees_with_xla_on_this_dump() -> None:
@@ -76,7 +79,8 @@ def test_the_pass_agrees_with_xla_on_this_dump() -> None:
     assert (r.argument_bytes, r.output_bytes, r.alias_bytes) == (
         XLA_ARGUMENT, XLA_OUTPUT, XLA_ALIAS)
     assert r.whole_run_bytes == XLA_PEAK
-    assert r.xla_source == "buffer-assignment" and r.xla["temp_bytes"] == XLA_TEMP
+    assert r.xla_source == "buffer-assignment"
+    assert r.xla["temp_bytes"] == XLA_TEMP
     assert r.assignment_conflicts == ()
     assert all(row.agrees for row in r.xla_assignment)
     tanh = next(b for b in r.at_peak if b.name == "wrapped_tanh")
