@@ -42,8 +42,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from hloscope.loading import load
     from hloscope.diffing import diff
+    from hloscope.loading import load
     from hloscope.target_runtime import target_devices
 
 # Lazy: loaded on first use (diff pulls in the passes).

@@ -28,7 +28,8 @@ def expected_files() -> set[str]:
     out = set()
     for src, dest in LAYOUT.items():
         for path in (REPO / src).rglob("*"):
-            if path.is_file() and path.suffix in SHIPPED_SUFFIXES and "__pycache__" not in path.parts:
+            shipped = path.suffix in SHIPPED_SUFFIXES and "__pycache__" not in path.parts
+            if path.is_file() and shipped:
                 rel = path.relative_to(REPO / src)
                 if src == "hloscope" and rel.parts[0] in ("passes", "tui", "samples"):
                     continue
