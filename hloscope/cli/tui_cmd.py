@@ -38,10 +38,9 @@ def _tui() -> Any:
 def run(args: argparse.Namespace) -> int:
     run_app = _tui()
     if run_app is not None and sys.stdin.isatty() and sys.stdout.isatty():
-        options = {
-            "devices": args.devices, "module": args.module,
-            "target": args.compile_target, "mesh": args.mesh,
-        }
+        if args.compile_target is not None or args.mesh is not None:
+            return _tui_on_target(run_app, args)
+        options = {"devices": args.devices, "module": args.module}
         code: int = run_app(tuple(args.targets), hardware=args.hardware, target_options=options)
         return code
     from hloscope import samples
@@ -52,3 +51,25 @@ def run(args: argparse.Namespace) -> int:
         target, devices=args.devices, module=args.module, hardware=args.hardware,
         compile_target=args.compile_target, mesh=args.mesh,
     )
+
+
+def _tui_on_target(run_app: Any, args: argparse.Namespace) -> int:
+    """`--target` / `--mesh`: compile each TARGET for it first (a worker process, progress on
+    stderr), then open the TUI on the bundles, so the TUI's own loader needs no target logic."""
+    import re
+    import tempfile
+    from pathlib import Path
+
+    from hloscope import samples
+    from hloscope.cli._target import obtain
+
+    targets = args.targets or [f"sample:{samples.DEFAULT}"]
+    with tempfile.TemporaryDirectory(prefix="hloscope-tui-") as tmp:
+        paths = []
+        for i, spec in enumerate(targets):
+            cap = obtain(spec, devices=args.devices, module=args.module,
+                         target=args.compile_target, mesh=args.mesh)
+            name = re.sub(r"[^\w.-]", "_", spec)[-60:]
+            paths.append(str(cap.save(Path(tmp) / f"{i}-{name}.hlos")))
+        code: int = run_app(tuple(paths), hardware=args.hardware, target_options={})
+        return code

@@ -68,3 +68,28 @@ def test_target_on_a_file_is_refused(
     hlo.write_text("HloModule m\n\nENTRY e {\n  ROOT p = f32[2] parameter(0)\n}\n")
     proc = hloscope("dump", hlo, "--target", "tpu-v5e:2x2")
     assert "--target and --mesh compile a program; this is a file" in error_line(proc)
+
+
+def test_tui_opens_on_the_targets_captures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The TUI gets bundles compiled for --target/--mesh (its loader knows nothing of them)."""
+    import sys
+
+    from hloscope.bundle import load_bundle
+    from hloscope.cli import build_parser, tui_cmd
+
+    opened: list[tuple[str, ...]] = []
+
+    def run_app(targets: tuple[str, ...], **_: object) -> int:
+        opened.append(targets)
+        caps = [load_bundle(t) for t in targets]
+        assert [c.target.name for c in caps if c.target] == ["cpu:4"]
+        assert caps[0].mesh is not None
+        assert caps[0].mesh.axis_sizes == (2, 2)
+        return 0
+
+    monkeypatch.setattr(tui_cmd, "_tui", lambda: run_app)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    args = build_parser().parse_args(["tui", "sample:transformer", "--mesh", "data=2,model=2"])
+    assert tui_cmd.run(args) == 0
+    assert len(opened) == 1
