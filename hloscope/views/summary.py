@@ -212,8 +212,8 @@ def _peak_line(mem: Any) -> Any:
 
     line = Text(_bytes(mem.peak_bytes))
     if mem.peak_bytes < mem.temp_bytes:
-        # Seen on CPU (jaxlib 0.10.2): the peak is about the argument size alone.
-        line.append("  below XLA's own temp size: this backend leaves temporaries out of it",
+        # Seen on CPU (jaxlib 0.10.2): the figure is about the argument size alone.
+        line.append("  below XLA's own temp size, so not the live peak on this backend",
                     style="yellow")
     return line
 
