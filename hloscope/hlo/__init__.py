@@ -6,6 +6,7 @@
     text = hlo.print_module(m)      # HLO text XLA's own parser accepts
 """
 
+from hloscope.errors import ParseError
 from hloscope.hlo.model import (
     ELEMENT_BITS,
     Computation,
@@ -37,6 +38,7 @@ __all__ = [
     "Layout",
     "Metadata",
     "Module",
+    "ParseError",
     "ReplicaGroups",
     "Role",
     "Shape",

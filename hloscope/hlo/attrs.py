@@ -31,7 +31,7 @@ _INT_FIELDS = {
 _STR_FIELDS = ("op_type", "op_name", "source_file")
 _MAX_GROUP_DEVICES = 1 << 20
 
-_metadata_cache: dict[str, Metadata] = {}
+metadata_cache: dict[str, Metadata] = {}
 _json_cache: dict[str, Any] = {}
 _groups_cache: dict[str, ReplicaGroups] = {}
 
@@ -78,11 +78,11 @@ def _item_end(cur: Cursor, pos: int) -> int:
 
 def metadata(cur: Cursor, pos: int, end: int) -> Metadata:
     raw = cur.text[pos:end]
-    md = _metadata_cache.get(raw)
+    md = metadata_cache.get(raw)
     if md is None:
         md = _metadata(cur, pos, end)
-        if len(_metadata_cache) < 200_000:
-            _metadata_cache[raw] = md
+        if len(metadata_cache) < 200_000:
+            metadata_cache[raw] = md
     return md
 
 

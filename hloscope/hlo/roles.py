@@ -30,34 +30,34 @@ def call_roles(ins: Instruction) -> Iterable[tuple[str, Role]]:
         yield c, role
 
 
-def reachable(comps: Sequence[Computation], entry: str) -> set[str]:
-    by_name = {c.name: c for c in comps}
-    seen = {entry}
+def computation_roles(comps: Sequence[tuple[str, Sequence[Instruction]]],
+                      entry: str) -> dict[str, Role]:
+    """Role of each computation given (name, instructions) in text order."""
+    instrs = dict(comps)
+    live = {entry}
     todo = [entry]
     while todo:
-        comp = by_name.get(todo.pop())
-        if comp is None:
-            continue
-        for ins in comp.instructions:
+        for ins in instrs.get(todo.pop(), ()):
             for c in ins.called:
-                if c not in seen:
-                    seen.add(c)
+                if c not in live:
+                    live.add(c)
                     todo.append(c)
-    return seen
+    found: dict[str, set[Role]] = {entry: {Role.ENTRY}}
+    for name, body in comps:
+        if name not in live:
+            continue
+        for ins in body:
+            if ins.called:
+                for callee, role in call_roles(ins):
+                    found.setdefault(callee, set()).add(role)
+    out = {}
+    for name, _ in comps:
+        roles = found.get(name) if name in live else None
+        out[name] = next(r for r in _PRIORITY if r in roles) if roles else Role.UNUSED
+    return out
 
 
 def assign_roles(comps: Sequence[Computation], entry: str) -> list[Computation]:
-    live = reachable(comps, entry)
-    found: dict[str, set[Role]] = {entry: {Role.ENTRY}}
-    for comp in comps:
-        if comp.name not in live:
-            continue
-        for ins in comp.instructions:
-            for callee, role in call_roles(ins):
-                found.setdefault(callee, set()).add(role)
-    out = []
-    for comp in comps:
-        roles = found.get(comp.name) if comp.name in live else None
-        role = next(r for r in _PRIORITY if r in roles) if roles else Role.UNUSED
-        out.append(comp if comp.role is role else replace(comp, role=role))
-    return out
+    """The computations with their roles set."""
+    roles = computation_roles([(c.name, c.instructions) for c in comps], entry)
+    return [c if c.role is roles[c.name] else replace(c, role=roles[c.name]) for c in comps]

@@ -23,7 +23,9 @@ _LAYOUT_START_RE = re.compile(r"\{\s*[0-9:}]")
 UNBOUNDED = -1
 """Stored in `Shape.dims` for an unbounded dynamic dimension (`?`), with `dynamic` True."""
 
-_cache: dict[str, Shape] = {}
+shape_cache: dict[str, Shape] = {}
+"""Shape text -> parsed shape, shared by the readers."""
+_cache = shape_cache
 
 
 def parse_shape_at(cur: Cursor, pos: int) -> tuple[Shape, int]:

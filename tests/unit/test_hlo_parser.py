@@ -109,7 +109,7 @@ def test_unknown_attribute_is_kept_raw() -> None:
     ("text", "message"),
     [
         ("ENTRY e {\n  p = f32[2] parameter(0)\n  ROOT n = f32[2] negate(q)\n}\n",
-         r"^<text>:3:\d+: operand q of n is not defined in e$"),
+         r"^<text>:3:\d+: operand q of n is not defined before it in e$"),
         ("ENTRY e {\n  p = f32[2 parameter(0)\n}\n", r"^<text>:2:\d+: expected ',' or ']'"),
         ("ENTRY e {\n  p = f32[2] parameter(0)\n", r"^<text>:3:1: expected '}'"),
         ("ENTRY e {\n  p = f32[2] parameter(0), metadata={op_name=\"a}\n}\n",

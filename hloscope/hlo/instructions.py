@@ -1,0 +1,516 @@
+"""Reading the instructions of one computation: `[ROOT] name = shape opcode(operands), ...`.
+
+Two paths give the same result. The fast path reads a whole usual line (one instruction on
+one line: name, an array or flat tuple shape, plain operand names, attributes whose values
+nest at most two brackets deep, or a JSON backend_config) with one regex match, and its
+attributes with one `finditer`. Everything else (comments, line breaks inside an instruction,
+operand shapes, nested tuple shapes, async sugar, mesh replica groups...) and every error goes
+through the general path, which reads token by token and reports `file:line:col`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from hloscope.hlo import attrs as A
+from hloscope.hlo._fast import fast_constructor, field_defaults
+from hloscope.hlo.infer import infer_shape, xla_fixed_shape
+from hloscope.hlo.lexer import NAME_RE, Cursor
+from hloscope.hlo.model import Instruction, Shape
+from hloscope.hlo.opcodes import ASYNC_SUFFIXES, OPCODES
+from hloscope.hlo.shapes import parse_shape_at, shape_cache
+from hloscope.hlo.sharding import cached_sharding_at
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_.\-]*"
+_STR = r'"(?:[^"\\\n]++|\\.)*+"'
+
+
+def _nested(depth: int) -> str:
+    """A bracketed group (matching kinds) holding plain text, strings and groups up to
+    `depth` levels deep. Possessive quantifiers: no backtracking, linear time."""
+    inner = r"[^{}()\[\]\"'\n]++|" + _STR
+    group = ""
+    for _ in range(depth):
+        alts = inner + (f"|{group}" if group else "")
+        group = "(?:" + "|".join(
+            f"{o}(?:{alts})*+{c}" for o, c in ((r"\{", r"\}"), (r"\[", r"\]"), (r"\(", r"\)"))
+        ) + ")"
+    return group
+
+
+def _json(depth: int) -> str:
+    """A JSON-like group of braces and square brackets (kinds not matched: the JSON parse
+    checks them)."""
+    group = ""
+    for _ in range(depth):
+        alts = r"[^{}\[\]\"\n]++|" + _STR + (f"|{group}" if group else "")
+        group = rf"[{{\[](?:{alts})*+[}}\]]"
+    return group
+
+
+_VALUE = r"(?:[^\s,{}()\[\]\"']++|" + _STR + "|" + _nested(2) + ")++"
+_JSON = _json(10)
+# A value must be followed by the next attribute or the end of the line: `mesh[...] {...}`
+# (a space inside a value) goes to the general path before any of its parts is read.
+_AFTER = r"(?=,|[ \t]*+(?:\n|\Z))"
+_ITEM = rf",[ \t]*+(?:(backend_config)=({_JSON}){_AFTER}|({_NAME})=({_VALUE}){_AFTER})"
+_ITEM_RE = re.compile(_ITEM)
+_FAST_RE = re.compile(
+    r"[ \t]*+(ROOT[ \t]+)?%?(" + _NAME + r")[ \t]*=[ \t]*"
+    r"([a-z][a-z0-9]*\[[0-9,]*\](?:\{[^{}\s]*\})?|\([^()\n]*\))[ \t]+"
+    r"([a-z][a-z0-9\-]*)\(([^()\n\"'/]*)\)"
+)
+_EOL_RE = re.compile(r"[ \t]*+(?:\n|\Z)")
+_OPERAND_NAMES_RE = re.compile(r"%?" + _NAME + r"(?:,[ \t]*%?" + _NAME + r")*")
+_SPLIT_OPERANDS_RE = re.compile(r",[ \t]*%?")
+_DIGITS_RE = re.compile(r"[0-9]+")
+_OPCODE_RE = re.compile(r"[a-z][a-z0-9\-]*")
+_ATTR_KEY_RE = re.compile(r"(" + _NAME + r")[ \t]*=")
+
+# Attributes whose value names called computations, and their rank in `called`
+# (while: condition then body; conditional: true then false; select-and-scatter: select then
+# scatter; others in text order).
+CALLED_KEYS = {
+    "calls": 0, "to_apply": 0, "called_computations": 0, "branch_computations": 0,
+    "condition": 0, "body": 1, "true_computation": 0, "false_computation": 1,
+    "select": 0, "scatter": 1,
+}
+_REBUILT_SHAPES = frozenset({"send", "recv", "send-done", "recv-done"})
+
+_make_instruction = fast_constructor(Instruction)
+_DEFAULTS = field_defaults(Instruction)
+_INDEX = {name: i for i, name in enumerate(Instruction.__dataclass_fields__)}
+_I_ATTRS, _I_CALLED, _I_ROOT, _I_LINE = (
+    _INDEX["attributes"], _INDEX["called"], _INDEX["is_root"], _INDEX["line"])
+
+
+class Parsed:
+    """One instruction's pieces as read, before checks."""
+
+    __slots__ = ("attributes", "called", "is_root", "kw", "line", "name", "opcode", "operands",
+                 "pos", "shape")
+
+    def __init__(self, name: str, opcode: str, shape: Shape | None, pos: int, line: int,
+                 is_root: bool) -> None:
+        self.name = name
+        self.opcode = opcode
+        self.shape = shape
+        self.operands: tuple[str, ...] = ()
+        self.pos = pos
+        self.line = line
+        self.is_root = is_root
+        self.kw: dict[str, Any] = {}
+        self.attributes: list[tuple[str, str]] = []
+        self.called: list[tuple[int, str, int]] = []
+
+
+class Body:
+    """The instructions of one computation: read, checked and built one by one."""
+
+    def __init__(self, cur: Cursor, name: str, computations: dict[str, int]) -> None:
+        self.cur = cur
+        self.text = cur.text
+        self.name = name
+        self.computations = computations
+        """Computations defined so far (a call must name one of them)."""
+        self.by_name: dict[str, Instruction] = {}
+        self.built: list[Instruction] = []
+        self.params: dict[int, str] = {}
+        self.root: str | None = None
+        self.first_pos = -1
+        self.line = 1 + cur.line_base
+        self.line_pos = 0
+
+    def line_at(self, pos: int) -> int:
+        self.line += self.text.count("\n", self.line_pos, pos)
+        self.line_pos = pos
+        return self.line
+
+    # --- reading ------------------------------------------------------------------------
+
+    def read(self, pos: int, line: int, line_pos: int) -> int:
+        """Read instructions from `pos` up to the closing `}`; returns the position after it."""
+        self.line, self.line_pos = line, line_pos
+        self.first_pos = pos
+        cur, text = self.cur, self.text
+        fast = _FAST_RE.match
+        n = len(text)
+        while True:
+            m = fast(text, pos)
+            if m is not None and self._fast(m, pos):
+                pos = self._end
+                if text.startswith(("  %", "  ROOT"), pos):
+                    continue
+            pos = cur.skip_ws(pos)
+            if text.startswith("}", pos):
+                break
+            if pos >= n:
+                cur.error(pos, "'}' to close the computation")
+            m = fast(text, pos)
+            if m is not None and self._fast(m, pos):
+                pos = self._end
+            else:
+                pos = self._general(pos)
+        if not self.built:
+            cur.error(pos, "an instruction")
+        return pos + 1
+
+    def _fast(self, m: re.Match[str], pos: int) -> bool:
+        """Take a fast-path match of an instruction head and read its attributes; False
+        (nothing done) when the line needs the general path."""
+        root, name, shape_text, opcode, ops = m.groups()
+        if opcode not in OPCODES:
+            return False
+        shape = shape_cache.get(shape_text)
+        if shape is None:
+            shape, stop = parse_shape_at(self.cur, m.start(3))
+            if stop != m.end(3):
+                return False
+            if len(shape_cache) < 1_000_000:
+                shape_cache[shape_text] = shape
+        kw: dict[str, Any] = {}
+        operands: tuple[str, ...] = ()
+        if opcode == "parameter":
+            if _DIGITS_RE.fullmatch(ops) is None:
+                return False
+            kw["parameter_number"] = int(ops)
+        elif opcode == "constant":
+            if not ops.strip():
+                return False
+            kw["literal"] = ops.strip()
+        elif ops:
+            if _OPERAND_NAMES_RE.fullmatch(ops) is None:
+                return False
+            operands = tuple(_SPLIT_OPERANDS_RE.split(ops[1:] if ops[0] == "%" else ops))
+        text = self.text
+        end = m.end()
+        attributes: list[tuple[str, str]] = []
+        called: list[tuple[int, str, int]] = []
+        if text.startswith(",", end):
+            end = self._fast_attributes(end, opcode, kw, attributes, called)
+            if end < 0:
+                return False
+        eol = _EOL_RE.match(text, end)
+        if eol is None:
+            return False
+        self._end = eol.end()
+        self.line += text.count("\n", self.line_pos, pos)
+        self.line_pos = pos
+        self.add(name, opcode, shape, operands, attributes, called, kw, pos, self.line,
+                 root is not None)
+        return True
+
+    def _fast_attributes(self, start: int, opcode: str, kw: dict[str, Any],
+                         attributes: list[tuple[str, str]],
+                         called: list[tuple[int, str, int]]) -> int:
+        """Attributes from `start` (a comma) to the last one; -1 to use the general path."""
+        text, cur = self.text, self.cur
+        at = start
+        seen: set[str] = set()
+        for a in _ITEM_RE.finditer(text, start):
+            if a.start() != at:
+                break
+            at = a.end()
+            if a.group(1) is not None:
+                key, vpos, vend = "backend_config", a.start(2), a.end(2)
+                if A.parse_json(text[vpos:vend]) is None:
+                    return -1  # not JSON: let the general path scan it exactly
+            else:
+                key, vpos, vend = a.group(3), a.start(4), a.end(4)
+            if key in seen:
+                return -1  # a repeated key: the general path reports it
+            seen.add(key)
+            if key == "metadata":
+                md = A.metadata_cache.get(text[vpos:vend])
+                kw["metadata"] = md if md is not None else A.metadata(cur, vpos, vend)
+                continue
+            handler = _HANDLERS.get(key)
+            if handler is None or not handler(cur, kw, called, opcode, key, vpos, vend):
+                attributes.append((key, text[vpos:vend]))
+        return at
+
+    def attribute(self, p: Parsed, key: str, vpos: int, vend: int) -> None:
+        handler = _HANDLERS.get(key)
+        if handler is None or not handler(self.cur, p.kw, p.called, p.opcode, key, vpos, vend):
+            p.attributes.append((key, self.text[vpos:vend]))
+
+    def _general(self, pos: int) -> int:
+        p, pos = self._general_head(pos)
+        pos = self._general_attributes(p, pos)
+        self.add(p.name, p.opcode, p.shape, p.operands, p.attributes, p.called, p.kw, p.pos,
+                 p.line, p.is_root)
+        return pos
+
+    def _general_head(self, pos: int) -> tuple[Parsed, int]:
+        cur, text = self.cur, self.text
+        is_root = text.startswith("ROOT", pos) and not NAME_RE.match(text, pos + 4)
+        if is_root:
+            pos = cur.skip_ws(pos + 4)
+        start = pos
+        name, pos = cur.name(pos, "an instruction name")
+        pos = cur.expect(pos, "=", f"'=' after the instruction name {name}")
+        pos = cur.skip_ws(pos)
+        shape: Shape | None = None
+        m = _OPCODE_RE.match(text, pos)
+        if m is None or not text.startswith("(", m.end()) or not _is_opcode(m.group()):
+            shape, pos = parse_shape_at(cur, pos)
+            pos = cur.skip_ws(pos)
+            m = _OPCODE_RE.match(text, pos)
+            if m is None:
+                cur.error(pos, "an opcode")
+        opcode, kw = _resolve_opcode(cur, pos, m.group())
+        pos = cur.expect(m.end(), "(", f"'(' after {m.group()}")
+        p = Parsed(name, opcode, shape, start, self.line_at(start), is_root)
+        p.kw.update(kw)
+        return p, self._operands(p, pos)
+
+    def _operands(self, p: Parsed, pos: int) -> int:
+        cur, text = self.cur, self.text
+        if p.opcode == "parameter":
+            num, pos = cur.int(pos, "a parameter number")
+            if num < 0:
+                cur.fail(pos, "parameter number must be >= 0")
+            p.kw["parameter_number"] = num
+            return cur.expect(pos, ")", "')' after the parameter number")
+        if p.opcode == "constant":
+            end = cur.balanced(pos - 1)
+            literal = text[pos : end - 1].strip()
+            if not literal:
+                cur.error(pos, "a literal")
+            p.kw["literal"] = literal
+            return end
+        names: list[str] = []
+        pos = cur.skip_ws(pos)
+        while not text.startswith(")", pos):
+            name, pos = self._operand(pos)
+            names.append(name)
+            pos = cur.skip_ws(pos)
+            if text.startswith(",", pos):
+                pos = cur.skip_ws(pos + 1)
+            elif not text.startswith(")", pos):
+                cur.error(pos, "',' or ')' after an operand")
+        p.operands = tuple(names)
+        return pos + 1
+
+    def _operand(self, pos: int) -> tuple[str, int]:
+        """`%name` or `shape %name`."""
+        cur, text = self.cur, self.text
+        m = NAME_RE.match(text, pos)
+        if text.startswith("%", pos) or (m is not None and not text.startswith("[", m.end())):
+            return cur.name(pos, "an operand name")
+        _, p = parse_shape_at(cur, pos)
+        return cur.name(p, "an operand name after its shape")
+
+    def _general_attributes(self, p: Parsed, pos: int) -> int:
+        cur, text = self.cur, self.text
+        seen: set[str] = set()
+        while True:
+            q = cur.skip_ws(pos)
+            if not text.startswith(",", q):
+                return pos
+            key, vpos, vend = attr_head(cur, q + 1)
+            if key in seen:
+                cur.fail(cur.skip_ws(q + 1), f"attribute {key} appears twice")
+            seen.add(key)
+            self.attribute(p, key, vpos, vend)
+            pos = vend
+
+    # --- checking and building ------------------------------------------------------------
+
+    def add(self, name: str, opcode: str, shape: Shape | None, operands: tuple[str, ...],
+            attributes: list[tuple[str, str]], called: list[tuple[int, str, int]],
+            kw: dict[str, Any], pos: int, line: int, is_root: bool) -> None:
+        """Check one instruction against the ones before it and build it."""
+        by_name = self.by_name
+        if name in by_name:
+            self.cur.fail(pos, f"instruction {name} is defined twice in {self.name}")
+        for op in operands:
+            if op not in by_name:
+                self._missing(name, pos, op, "operand")
+        if "control_predecessors" in kw:
+            for op in kw["control_predecessors"]:
+                if op not in by_name:
+                    self._missing(name, pos, op, "control predecessor")
+        if opcode == "parameter":
+            self._parameter(name, pos, kw["parameter_number"])
+        if shape is None:
+            shape = self._infer(name, pos, opcode, operands, attributes)
+        if opcode in _REBUILT_SHAPES:
+            shape = xla_fixed_shape(opcode, shape, [by_name[o].shape for o in operands]) or shape
+        if is_root:
+            if self.root is not None:
+                self.cur.fail(pos, f"computation {self.name} has a second ROOT")
+            self.root = name
+        values = _DEFAULTS.copy()
+        values[0], values[1], values[2], values[3] = name, opcode, shape, operands
+        if attributes:
+            values[_I_ATTRS] = tuple(attributes)
+        if called:
+            values[_I_CALLED] = self._called(called)
+        values[_I_ROOT] = is_root
+        values[_I_LINE] = line
+        for k, v in kw.items():
+            values[_INDEX[k]] = v
+        ins = _make_instruction(*values)
+        by_name[name] = ins
+        self.built.append(ins)
+
+    def _called(self, called: list[tuple[int, str, int]]) -> tuple[str, ...]:
+        for _, c, cpos in called:
+            if c not in self.computations:
+                self.cur.fail(cpos, f"computation {c} is not defined before its use")
+        if len(called) == 1:
+            return (called[0][1],)
+        return tuple(c for _, c, _ in sorted(called, key=lambda t: t[0]))
+
+    def _parameter(self, name: str, pos: int, num: int) -> None:
+        if num in self.params:
+            self.cur.fail(pos, f"parameter({num}) appears twice in {self.name}")
+        self.params[num] = name
+
+    def _missing(self, name: str, pos: int, op: str, what: str) -> None:
+        at = self.text.find(op, pos + len(name))
+        where = at if at >= 0 else pos
+        self.cur.fail(where, f"{what} {op} of {name} is not defined before it in {self.name}")
+
+    def _infer(self, name: str, pos: int, opcode: str, operands: tuple[str, ...],
+               attributes: list[tuple[str, str]]) -> Shape:
+        shape = infer_shape(opcode, [self.by_name[o].shape for o in operands], dict(attributes))
+        if shape is None:
+            self.cur.fail(pos, f"expected a shape for {name}: hloscope infers omitted "
+                          "shapes only for elementwise ops, compare, select, tuple and "
+                          f"get-tuple-element, not {opcode}")
+        return shape
+
+    def finish(self) -> tuple[tuple[Instruction, ...], str, tuple[str, ...]]:
+        """(instructions, root name, parameter names by number)."""
+        params = self.params
+        if sorted(params) != list(range(len(params))):
+            missing = min(set(range(len(params))) - set(params))
+            self.cur.fail(self.first_pos, f"computation {self.name} has {len(params)} "
+                          f"parameters but no parameter({missing})")
+        built = self.built
+        root = self.root
+        if root is None:  # XLA takes the last instruction as the root
+            built[-1] = replace(built[-1], is_root=True)
+            root = built[-1].name
+            self.by_name[root] = built[-1]
+        return tuple(built), root, tuple(params[i] for i in range(len(params)))
+
+
+def attr_head(cur: Cursor, pos: int) -> tuple[str, int, int]:
+    """After a comma: `key=value` -> (key, value start, value end)."""
+    p = cur.skip_ws(pos)
+    m = _ATTR_KEY_RE.match(cur.text, p)
+    if m is None:
+        cur.error(p, "attribute=value")
+    vpos = cur.skip_ws(m.end())
+    if m.group(1) == "literal":  # `literal=s32[] 1`: a shape, a space, a value
+        _, q = parse_shape_at(cur, vpos)
+        return "literal", vpos, cur.value_end(cur.skip_ws(q))
+    return m.group(1), vpos, cur.value_end(vpos)
+
+
+def _is_opcode(word: str) -> bool:
+    if word in OPCODES:
+        return True
+    return any(word.endswith(s) and word[: -len(s)] in OPCODES for s in ASYNC_SUFFIXES)
+
+
+def _resolve_opcode(cur: Cursor, pos: int, word: str) -> tuple[str, dict[str, Any]]:
+    """The XLA opcode for a written opcode; `slice-start` is sugar for an async-start that
+    wraps a slice (kept in `async_wrapped_opcode`)."""
+    if word in OPCODES:
+        return word, {}
+    for suffix, opcode in ASYNC_SUFFIXES.items():
+        if word.endswith(suffix) and word[: -len(suffix)] in OPCODES:
+            return opcode, {"async_wrapped_opcode": word[: -len(suffix)]}
+    cur.error(pos, "an opcode", repr(word))
+
+
+# --- attribute handlers: return True when the attribute is modelled ----------------------
+
+_Called = list[tuple[int, str, int]]
+_Handler = Callable[[Cursor, dict[str, Any], _Called, str, str, int, int], bool]
+
+
+def _h_metadata(cur: Cursor, kw: dict[str, Any], called: _Called, opcode: str, key: str,
+                 vpos: int, vend: int) -> bool:
+    kw["metadata"] = A.metadata(cur, vpos, vend)
+    return True
+
+
+def _h_sharding(cur: Cursor, kw: dict[str, Any], called: _Called, opcode: str, key: str,
+                 vpos: int, vend: int) -> bool:
+    kw["sharding"] = cached_sharding_at(cur, vpos, vend)
+    return True
+
+
+def _h_backend(cur: Cursor, kw: dict[str, Any], called: _Called, opcode: str, key: str,
+                vpos: int, vend: int) -> bool:
+    kw["backend_config"], kw["backend_config_text"] = A.backend_config(cur, vpos, vend)
+    return True
+
+
+def _h_frontend(cur: Cursor, kw: dict[str, Any], called: _Called, opcode: str, key: str,
+                 vpos: int, vend: int) -> bool:
+    kw["frontend_attributes"] = A.frontend_attributes(cur, vpos, vend)
+    return True
+
+
+def _h_control(cur: Cursor, kw: dict[str, Any], called: _Called, opcode: str, key: str,
+                vpos: int, vend: int) -> bool:
+    kw["control_predecessors"] = A.name_list(cur, vpos, vend, "an instruction name")
+    return True
+
+
+def _h_groups(cur: Cursor, kw: dict[str, Any], called: _Called, opcode: str, key: str,
+               vpos: int, vend: int) -> bool:
+    kw["replica_groups"] = A.replica_groups(cur, vpos, vend)
+    return True
+
+
+def _h_pairs(cur: Cursor, kw: dict[str, Any], called: _Called, opcode: str, key: str,
+              vpos: int, vend: int) -> bool:
+    kw["source_target_pairs"] = A.source_target_pairs(cur, vpos, vend)
+    return True
+
+
+def _h_kind(cur: Cursor, kw: dict[str, Any], called: _Called, opcode: str, key: str,
+             vpos: int, vend: int) -> bool:
+    if opcode != "fusion":
+        return False
+    m = NAME_RE.match(cur.text, vpos)
+    if m is None or m.end() != vend:
+        cur.error(vpos, "a fusion kind (kLoop, kInput, kOutput, kCustom)")
+    kw["fusion_kind"] = m.group()
+    return True
+
+
+def _h_called(cur: Cursor, kw: dict[str, Any], called: _Called, opcode: str, key: str,
+               vpos: int, vend: int) -> bool:
+    rank = CALLED_KEYS[key]
+    if cur.text.startswith("%", vpos):
+        m = NAME_RE.match(cur.text, vpos + 1)
+        if m is not None and m.end() == vend:
+            called.append((rank, m.group(), vpos))
+            return True
+    for n in A.name_list(cur, vpos, vend, "a computation name"):
+        called.append((rank, n, vpos))
+    return True
+
+
+_HANDLERS: dict[str, _Handler] = {
+    "metadata": _h_metadata,
+    "sharding": _h_sharding,
+    "backend_config": _h_backend,
+    "frontend_attributes": _h_frontend,
+    "control-predecessors": _h_control,
+    "replica_groups": _h_groups,
+    "source_target_pairs": _h_pairs,
+    "kind": _h_kind,
+    **dict.fromkeys(CALLED_KEYS, _h_called),
+}
