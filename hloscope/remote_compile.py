@@ -189,6 +189,7 @@ def worker_env(spec: TargetSpec, scratch: Path) -> dict[str, str]:
         flag = "--xla_force_host_platform_device_count"
         flags = [f for f in env.get("XLA_FLAGS", "").split() if not f.startswith(flag)]
         env["XLA_FLAGS"] = " ".join([*flags, f"{flag}={spec.device_count}"])
+        env["JAX_NUM_CPU_DEVICES"] = str(spec.device_count)  # wins over XLA_FLAGS in jax
     return env
 
 
