@@ -83,23 +83,45 @@ class Analysis:
 
     @cached_property
     def cost(self) -> CostReport:
+        """FLOPs / transcendentals / bytes per instruction and in total (XLA's conventions;
+        the total equals XLA's cost_analysis), executed totals with trip counts."""
         from hloscope.passes import cost
 
-        return cost.run(self.module)
+        with self._lock:
+            return cost.run(self.module)
 
     @cached_property
     def fusion(self) -> FusionReport:
+        """Kernels with their fused instructions, sources and costs; linked to the capture's
+        StableHLO ops by location when the capture has StableHLO that reads."""
+        from hloscope.errors import Error
         from hloscope.passes import fusion
 
-        return fusion.run(self.module, cost=self.cost)
+        with self._lock:
+            stable = None
+            if self.capture.stablehlo is not None:
+                try:
+                    stable = self.stablehlo
+                except (Error, ImportError):
+                    stable = None  # no link to StableHLO; the kernels stand alone
+            return fusion.run(self.module, cost=self.cost, stablehlo=stable)
 
     @cached_property
     def roofline(self) -> RooflineReport:
+        """Per-kernel time estimates on the hardware (estimate); collectives take the sharding
+        pass's network estimate when it can run on this capture."""
+        from hloscope.errors import Error
         from hloscope.passes import roofline
 
-        return roofline.run(
-            self.module, cost=self.cost, fusion=self.fusion, hardware=self._require_hardware()
-        )
+        with self._lock:
+            hardware = self._require_hardware()
+            collectives = None
+            try:
+                collectives = self.sharding
+            except (Error, ImportError):
+                collectives = None  # collectives then count their HBM bytes only (noted)
+            return roofline.run(self.module, cost=self.cost, fusion=self.fusion,
+                                hardware=hardware, collectives=collectives)
 
     @cached_property
     def sharding(self) -> ShardingReport:
