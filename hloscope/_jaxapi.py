@@ -19,9 +19,12 @@ def hlo_module_from_text(text: str) -> Any:
 
 @functools.lru_cache(maxsize=1)
 def cpu_client() -> Any:
-    import jax
+    """A private CPU client for XLA's analyses. Made directly, not through `jax.devices()`,
+    which would start every installed backend (libtpu and the CUDA plugin print noise and
+    take seconds) and fix jax's device count as a side effect."""
+    from jaxlib import xla_client
 
-    return jax.devices("cpu")[0].client
+    return xla_client.make_cpu_client()
 
 
 def hlo_module_cost_analysis(module: Any) -> dict[str, float]:
