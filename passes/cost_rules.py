@@ -14,6 +14,7 @@ Handlers then override. A rule gets `(ctx, computation, instruction)` and return
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -108,8 +109,10 @@ def elements(shape: Shape) -> int:
     return shape.element_count
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def shape_size(shape: Shape) -> int:
-    """`CpuExecutable::ShapeSizeBytes`: bytes of the top level of a shape."""
+    """`CpuExecutable::ShapeSizeBytes`: bytes of the top level of a shape. Cached: the parser
+    shares one Shape object per spelling, so a module has few distinct shapes."""
     et = shape.element_type
     if et == "tuple":
         return POINTER_BYTES * len(shape.tuple_shapes)
@@ -190,6 +193,7 @@ def _array_subshapes(shape: Shape) -> list[Shape]:
     return [shape] if shape.is_array else []
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def leaf_bytes(shape: Shape) -> int:
     """Sum of shape_size over the leaves (arrays, tokens, opaques) of a shape."""
     if not shape.is_tuple:

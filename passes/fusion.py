@@ -11,6 +11,7 @@ Costs are XLA's (from `passes/cost.py`, derived); `count` is how often the kerne
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from hloscope.hlo.source import SourceLoc, source_of
 from hloscope.passes.cost_rules import (
     ELEMENTWISE_FLOPS,
     ELEMENTWISE_TRANSCENDENTAL,
+    leaf_bytes,
     shape_size,
 )
 
@@ -224,20 +226,21 @@ class FusionReport:
 # -- helpers -----------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def format_shape(shape: Shape) -> str:
     if shape.is_tuple:
         return "(" + ", ".join(format_shape(s) for s in shape.tuple_shapes) + ")"
     if not shape.dims and shape.element_type in ("token", "opaque"):
         return f"{shape.element_type}[]"
-    dims = ",".join(f"<={d}" if dyn else str(d)
+    dims = ",".join(("?" if d < 0 else f"<={d}") if dyn else str(d)
                     for d, dyn in zip(shape.dims, shape.dynamic or (False,) * len(shape.dims),
                                       strict=False))
     return f"{shape.element_type}[{dims}]"
 
 
 def value_bytes(shape: Shape) -> int:
-    """Bytes of every array leaf of a value (not XLA's pointer-table size for tuples)."""
-    return sum(shape_size(leaf) for _, leaf in shape.leaves())
+    """Bytes of every leaf of a value (not XLA's pointer-table size for tuples)."""
+    return leaf_bytes(shape)
 
 
 def _first_array(shape: Shape) -> Shape | None:
@@ -439,6 +442,11 @@ class _Builder:
 
 def _resolve(comp: Computation, name: str, kernels: set[str]) -> list[str]:
     """Kernels whose output reaches `name` through forwarding instructions."""
+    if name in kernels:
+        return [name]
+    first = comp.by_name.get(name)
+    if first is None or (first.opcode not in TRANSPARENT and first.opcode not in DONE_OPS):
+        return []
     out: list[str] = []
     stack = [name]
     seen: set[str] = set()

@@ -292,6 +292,23 @@ class Carver:
 _LAYOUT_OR_COMMENT = re.compile(r"\{[^{}]*\}|/\*.*?\*/|\s")
 
 
+_REAL_ASYNC = frozenset({
+    "all-gather-start", "all-gather-done", "all-reduce-start", "all-reduce-done",
+    "collective-permute-start", "collective-permute-done", "copy-start", "copy-done",
+    "async-start", "async-update", "async-done", "send-done", "recv-done",
+})
+
+
+def _norm_opcode(opcode: str) -> str:
+    """XLA prints an async-start wrapping one op as `<op>-start` (and `-update`, `-done`)."""
+    if opcode in _REAL_ASYNC:
+        return opcode
+    for suffix in ("-start", "-update", "-done"):
+        if opcode.endswith(suffix):
+            return "async" + suffix
+    return opcode
+
+
 def _norm_shape(text: str) -> str:
     return _LAYOUT_OR_COMMENT.sub("", text)
 
@@ -329,6 +346,7 @@ def compare(text: str, module: Any, report: Any, *, limit: int | None = None,
     picks = _sample(carver, limit, seed)
     leftovers: dict[tuple[str, str, str], list[tuple[float, float, float]]] = {}
     ours_left: dict[tuple[str, str, str], list[tuple[float, float, float]]] = {}
+    by_name: set[tuple[str, str]] = set()
     for comp, ins in picks:
         carved = carver.carve(comp, ins)
         where = f"{comp.name}/{ins.name} ({ins.opcode})"
@@ -339,21 +357,21 @@ def compare(text: str, module: Any, report: Any, *, limit: int | None = None,
         xla = (carved.flops or 0.0, carved.transcendentals or 0.0, carved.bytes_accessed or 0.0)
         ocomp = module.by_name.get(comp.name)
         oins = ocomp.by_name.get(ins.name) if ocomp is not None else None
-        key = (comp.name, ins.opcode, _norm_shape(ins.shape))
-        if (oins is None or oins.opcode != ins.opcode
+        key = (comp.name, _norm_opcode(ins.opcode), _norm_shape(ins.shape))
+        if (oins is None or oins.opcode != key[1]
                 or _norm_shape(format_shape(oins.shape)) != key[2]):
             leftovers.setdefault(key, []).append(xla)  # renamed by XLA: match by signature
             continue
+        by_name.add((comp.name, ins.name))
         c = report.cost_of(ins.name, comp.name)
         ours = (c.flops, c.transcendentals, c.bytes_accessed)
         _record(out, where, ours, xla)
     if leftovers:
-        # Our instructions no XLA name points at, by the same signature.
-        named = {(cn, n) for cn, n in ((c.name, i.name) for c, i in picks)}
+        # Our instructions not matched by name, by the same signature.
         for comp in module.computations:
             for ins in comp.instructions:
                 key = (comp.name, ins.opcode, _norm_shape(format_shape(ins.shape)))
-                if key in leftovers and (comp.name, ins.name) not in named:
+                if key in leftovers and (comp.name, ins.name) not in by_name:
                     c = report.cost_of(ins.name, comp.name)
                     ours_left.setdefault(key, []).append(
                         (c.flops, c.transcendentals, c.bytes_accessed))
