@@ -250,6 +250,19 @@ def _first_array(shape: Shape) -> Shape | None:
     return None
 
 
+_RESULT_INDEX = {"async-start": 1, "all-gather-start": 1, "collective-permute-start": 1,
+                 "copy-start": 0}
+
+
+def result_shape(ins: Instruction) -> Shape:
+    """What a kernel produces: for a start whose shape also carries its operands and
+    context (async-start, all-gather-start, ...), the result element."""
+    i = _RESULT_INDEX.get(ins.opcode)
+    if i is not None and ins.shape.is_tuple and len(ins.shape.tuple_shapes) > i:
+        return ins.shape.tuple_shapes[i]
+    return ins.shape
+
+
 def backend_kind(ins: Instruction) -> str:
     cfg = ins.backend_config
     if not isinstance(cfg, dict):
@@ -303,7 +316,10 @@ def _inner(module: Module, ins: Instruction) -> list[tuple[Computation, Instruct
 
 
 def categorize(opcode: str, opcodes: Iterable[str], custom_targets: Iterable[str] = ()) -> str:
-    ops = set(opcodes) | {opcode}
+    """The kernel's category from its own opcode and what it computes (`opcodes`)."""
+    ops = set(opcodes)
+    if not ops or opcode not in ("fusion", "async-start"):
+        ops.add(opcode)
     targets = " ".join(custom_targets).lower()
     if ops & COLLECTIVES:
         return "collective"
@@ -325,7 +341,7 @@ def _dtype(comp: Computation, ins: Instruction, inner: list[tuple[Computation, I
     for c, i in inner or [(comp, ins)]:
         if i.opcode in MATMULS or i.opcode == "convolution":
             return c.by_name[i.operands[0]].shape.element_type
-    leaf = _first_array(ins.shape)
+    leaf = _first_array(result_shape(ins))
     return leaf.element_type if leaf is not None else ins.shape.element_type
 
 
@@ -411,7 +427,7 @@ class _Builder:
             outputs=tuple(
                 Port(name=ins.name + ("{" + ",".join(map(str, idx)) + "}" if idx else ""),
                      shape=format_shape(leaf), bytes=shape_size(leaf))
-                for idx, leaf in ins.shape.leaves()
+                for idx, leaf in result_shape(ins).leaves()
             ),
             flops=cost.flops,
             transcendentals=cost.transcendentals,
@@ -511,7 +527,7 @@ def _kernel_edges(comp: Computation, names: set[str]) -> tuple[dict[str, list[st
                 moved += value_bytes(comp.by_name[o].shape)
                 if producer not in produced:
                     produced.add(producer)
-                    moved += value_bytes(comp.by_name[producer].shape)
+                    moved += value_bytes(result_shape(comp.by_name[producer]))
     return users, moved
 
 
