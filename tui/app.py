@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from hloscope.records import Capture
     from hloscope.tui.screens.base import HloscopeScreen
+    from hloscope.tui.screens.kernel import KernelScreen
 
 # Screen modes, in footer order: key, mode, title.
 MODE_KEYS: tuple[tuple[str, str, str], ...] = (
@@ -96,6 +97,8 @@ class HloscopeApp(App[int]):
         self.initial_mode = screen or ("diff" if self.session.is_diff else "overview")
         self.load_errors: list[str] = []
         self.live_screens: weakref.WeakSet[HloscopeScreen] = weakref.WeakSet()
+        self._warm_started = False
+        self._built_modes: set[str] = set()
 
     # -- start ----------------------------------------------------------------------------
 
@@ -127,6 +130,49 @@ class HloscopeApp(App[int]):
         """A report changed: the visible screen redraws now, the others when shown."""
         for screen in list(self.live_screens):
             screen.report_changed(name, visible=screen is self.screen)
+        self._prefetch()
+
+    def needs_of(self, mode: str) -> tuple[str, ...]:
+        factory = _mode_factories().get(mode)
+        return tuple(getattr(factory, "NEEDS", ()))
+
+    def _prefetch(self) -> None:
+        """Once the visible screen has what it needs, compute what the other screens need,
+        and build the other screens, so that switching to them only paints."""
+        if self.session.phase != "ready" or self.reports.pending():
+            return
+        wanted = [n for mode in _mode_factories() for n in self.needs_of(mode)]
+        self.reports.request(*dict.fromkeys(wanted))
+        if not self._warm_started:
+            self._warm_started = True
+            self.set_timer(0.05, self._warm_next)
+
+    @property
+    def warming(self) -> bool:
+        """True until every screen has been built in the background."""
+        modes = [m for _, m, _ in MODE_KEYS if m != "diff" or self.session.is_diff]
+        return not set(modes) <= self._built_modes
+
+    def _warm_next(self) -> None:
+        """Build one screen not built yet (one per tick: a keypress waits for at most one).
+        A switch there and back inside one batch paints nothing."""
+        if not self.is_running or not self.screen_stack:
+            return  # closing
+        if len(self.screen_stack) > 1:
+            self.set_timer(0.5, self._warm_next)  # a modal or detail is open: later
+            return
+        current = self.current_mode
+        self._built_modes.add(current)
+        for mode, _, _ in ((m, k, t) for k, m, t in MODE_KEYS):
+            if mode == "diff" and not self.session.is_diff:
+                continue
+            if mode not in self._built_modes and mode != current:
+                with self.batch_update():
+                    self.switch_mode(mode)
+                    self.switch_mode(current)
+                self._built_modes.add(mode)
+                self.set_timer(0.05, self._warm_next)
+                return
 
     # -- actions --------------------------------------------------------------------------
 
@@ -152,13 +198,27 @@ class HloscopeApp(App[int]):
         return self.screen_stack[0]
 
     def open_kernel(self, name: str) -> None:
-        from hloscope.tui.screens.kernel import KernelScreen
-
+        """The kernel screen, over the screen it was opened from (one kept per mode: a
+        screen can sit on one mode's stack only)."""
         if self.current_mode not in ("kernels", "overview", "source", "diff"):
             self.switch_mode("kernels")
-        screen = KernelScreen(name)
-        screen.MODE = self.current_mode  # the tab it was opened from stays highlighted
-        self.push_screen(screen)
+        screen = self._kernel_screen(self.current_mode)
+        screen.show_kernel(name)
+        if screen not in self.screen_stack:
+            self.push_screen(screen)
+        else:
+            while self.screen is not screen:
+                self.pop_screen()
+
+    def _kernel_screen(self, mode: str) -> KernelScreen:
+        from hloscope.tui.screens.kernel import KernelScreen
+
+        key = f"kernel-{mode}"
+        if not self.is_screen_installed(key):
+            screen = KernelScreen()
+            screen.MODE = mode  # the tab it was opened from stays highlighted
+            self.install_screen(screen, key)
+        return self.get_screen(key, KernelScreen)
 
     def open_instruction(self, name: str) -> None:
         from hloscope.tui.screens.text import TextScreen

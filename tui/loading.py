@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -12,25 +11,29 @@ if TYPE_CHECKING:
     from hloscope.records import Capture
 
 
+STAGE_WORDS = {"trace": "tracing", "lower": "lowering", "compile": "compiling"}
+
+
 def load_target(
     target: str,
     *,
     options: Mapping[str, Any],
     progress: Callable[[str], None],
 ) -> Capture:
-    """A path (bundle, HLO or MLIR file, dump folder) is read; anything else (`sample:NAME`,
-    `file.py:factory`, `package.module:factory`) is captured, which runs jax."""
-    import hloscope
+    """A file is read; `sample:NAME` and factories are captured (jax runs, in a subprocess
+    when this process's jax has too few devices), as the CLI does."""
+    from hloscope.targets import capture_target
 
-    if os.path.exists(target):
-        progress("reading")
-        return hloscope.load(target, module=options.get("module"))
-    kwargs: dict[str, Any] = {}
-    if options.get("devices") is not None:
-        kwargs["devices"] = options["devices"]
-    if options.get("target") is not None:
-        kwargs["target"] = options["target"]
-    return hloscope.capture(target, progress=progress, **kwargs)
+    def stage(name: str) -> None:
+        progress(STAGE_WORDS.get(name, name))
+
+    return capture_target(
+        target,
+        devices=options.get("devices"),
+        module=options.get("module"),
+        progress=stage,
+        subprocess_fallback=True,
+    )
 
 
 def resolve_hardware(name: str | None, capture: Capture) -> Hardware | None:

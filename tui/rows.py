@@ -6,7 +6,6 @@ shown comes from a report.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -268,70 +267,6 @@ def source_rows(fusion: Any, cost: Any | None, *, limit: int | None = None) -> l
 
 # -- collectives ------------------------------------------------------------------------------
 
-COLLECTIVE_COLUMNS = (
-    Column("kind", "kind", width=18),
-    Column("axes", "axes", width=12),
-    Column("group", "group", width=5, align="right"),
-    Column("bytes", "bytes/dev", width=10, align="right"),
-    Column("count", "×", width=4, align="right"),
-    Column("time", "est.", width=9, align="right"),
-    Column("source", "source", ratio=2),
-    Column("why", "why", ratio=4),
-)
-
-
-def axes_text(axes: Sequence[str] | str | None) -> str:
-    if not axes:
-        return "–"
-    if isinstance(axes, str):
-        return axes
-    return "+".join(axes)
-
-
-def collective_rows(sharding: Any) -> list[Row]:
-    cols = sorted(sharding.collectives, key=lambda c: -(c.estimated_s or 0.0) * (c.count or 1))
-    out = []
-    for c in cols:
-        out.append(Row(
-            (
-                c.kind,
-                axes_text(c.axes),
-                str(c.group_size),
-                fmt.nbytes(c.bytes_per_device),
-                str(c.count),
-                fmt.seconds(c.estimated_s),
-                c.source or "",
-                c.why or "",
-            ),
-            key=c.name,
-        ))
-    return out
-
-
-def collectives_header(sharding: Any, hardware: str | None) -> Text:
-    t = Text(" " + collective_summary(sharding))
-    t.append(f"   estimates on {hardware or '–'} links", style="dim")
-    return t
-
-
-def collective_detail(sharding: Any, name: str) -> Text:
-    c = next((x for x in sharding.collectives if x.name == name), None)
-    if c is None:
-        return Text("")
-    t = Text()
-    t.append(f"{c.name}", style="bold")
-    t.append(f"  {c.kind} over {axes_text(c.axes)}, groups of {c.group_size}")
-    t.append(f"  sends {fmt.nbytes(c.sent_bytes)}, receives {fmt.nbytes(c.received_bytes)}")
-    t.append(f" per device, ×{c.count}\n")
-    if c.formula:
-        t.append(f"time: {c.formula}\n", style="dim")
-    if c.why:
-        t.append(f"why: {c.why}\n", style="italic")
-    if c.op_name:
-        t.append(f"{c.op_name}", style="dim")
-    return t
-
-
 def memory_header(memory: Any, analysis: Analysis | None, hardware: str | None) -> Text:
     t = Text(" ")
     t.append(f"peak {fmt.nbytes(memory.peak_bytes)}", style=f"bold {theme.MEMORY}")
@@ -347,11 +282,92 @@ def memory_header(memory: Any, analysis: Analysis | None, hardware: str | None) 
     return t
 
 
+COLLECTIVE_COLUMNS = (
+    Column("kind", "kind", width=18),
+    Column("axes", "axes", width=11),
+    Column("group", "group", width=5, align="right"),
+    Column("bytes", "bytes/dev", width=10, align="right"),
+    Column("count", "×", width=4, align="right"),
+    Column("time", "est./step", width=10, align="right"),
+    Column("source", "source", ratio=2),
+    Column("why", "why", ratio=5),
+)
+
+
+def collective_order(sharding: Any) -> list[Any]:
+    """Longest estimated time per step first (bytes per step when there is no estimate)."""
+    return sorted(
+        sharding.collectives,
+        key=lambda c: (-(c.total_s if c.total_s is not None else -1.0), -c.total_bytes),
+    )
+
+
+def collective_rows(sharding: Any) -> list[Row]:
+    out = []
+    for c in collective_order(sharding):
+        kind = c.kind + (" (async)" if c.is_async else "")
+        out.append(Row(
+            (
+                Text(kind, style=theme.COMMS),
+                c.axes_label,
+                str(c.group_size),
+                fmt.nbytes(c.bytes_per_device),
+                str(c.count),
+                fmt.seconds(c.total_s),
+                short_source(c.source),
+                c.why,
+            ),
+            key=c.name,
+            search=f"{c.name} {c.kind} {c.axes_label} {c.source} {c.op_name} {c.why}".lower(),
+        ))
+    return out
+
+
 def collective_summary(sharding: Any) -> str:
-    cols = sharding.collectives
-    total = sum((c.bytes_per_device or 0) * (c.count or 1) for c in cols)
-    return f"collectives {len(cols)} ({fmt.nbytes(total)} per device)"
+    n = len(sharding.collectives)
+    text = f"collectives {n}"
+    if n:
+        text += f", {fmt.nbytes(sharding.total_bytes)} sent per device per step"
+    return text
 
 
-def join(parts: Iterable[str], sep: str = ", ") -> str:
-    return sep.join(p for p in parts if p)
+def collectives_header(sharding: Any, hardware: str | None) -> Text:
+    t = Text(" " + collective_summary(sharding))
+    if sharding.total_s is not None:
+        t.append(f", est. {fmt.seconds(sharding.total_s)} on {hardware or '–'}")
+    if sharding.by_axis:
+        t.append("\n by axis: ", style="dim")
+        t.append("   ".join(
+            f"{label} {fmt.nbytes(a.sent_bytes)} ({a.count})"
+            for label, a in sharding.by_axis.items()
+        ))
+    return t
+
+
+def collective_detail(sharding: Any, name: str) -> Text:
+    c = next((x for x in sharding.collectives if x.name == name), None)
+    if c is None:
+        return Text("")
+    t = Text()
+    t.append(c.name, style="bold")
+    if c.instruction != c.name:
+        t.append(f" ({c.instruction})")
+    t.append(f"  {c.kind} over {c.axes_label}: {c.num_groups} group(s) of {c.group_size}, "
+             f"{c.mode}")
+    t.append(f"\nper device: in {fmt.nbytes(c.in_bytes)}, out {fmt.nbytes(c.out_bytes)}, sends "
+             f"{fmt.nbytes(c.sent_bytes)}, receives {fmt.nbytes(c.received_bytes)}; ×{c.count}"
+             " per step")
+    t.append(f"\n{c.algorithm}: {c.formula}", style="dim")
+    if c.estimate:
+        t.append(f" = {c.estimate}", style="dim")
+    if c.link:
+        t.append(f" ({c.link}, {c.link_scope})", style="dim")
+    if c.why:
+        t.append(f"\nwhy: {c.why}", style="italic")
+    if c.sharding_before or c.sharding_after:
+        t.append(f"\n{c.sharding_before or '?'} → {c.sharding_after or '?'}", style="dim")
+    if c.source_file:
+        t.append(f"\n{c.source_file}:{c.source_line}", style="dim")
+    if c.op_name:
+        t.append(f"  {c.op_name}", style="dim")
+    return t

@@ -8,14 +8,15 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
+from textual._context import active_app
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
 
 from hloscope.tui.reports import ReportState, Status
 from hloscope.tui.widgets.chrome import (
+    KeyBar,
     ScreenTabs,
     SearchBar,
     StatusLine,
@@ -47,6 +48,12 @@ class HloscopeScreen(Screen[Any]):
     def __init__(self) -> None:
         super().__init__()
         self._dirty = True
+        # A screen made now has no stale styles. Textual marks new screens out of date (-1),
+        # which makes the first switch to each mode re-parse the whole stylesheet twice
+        # (~150 ms, measured by benchmarks/tui.py); the app's count says it is current.
+        app = active_app.get(None)
+        if app is not None:
+            self._css_update_count = app._css_update_count
 
     # -- frame ----------------------------------------------------------------------------
 
@@ -56,7 +63,7 @@ class HloscopeScreen(Screen[Any]):
         yield from self.compose_body()
         yield SearchBar(placeholder="search…", id="search")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyBar(id="keys")
 
     def compose_body(self) -> Iterable[Widget]:
         return ()
@@ -114,8 +121,12 @@ class HloscopeScreen(Screen[Any]):
     def report_changed(self, name: str, *, visible: bool) -> None:
         relevant = name == "*" or name in self.NEEDS
         if not visible:
+            # Screens in the background redraw when their reports arrive (once), so that
+            # switching to them later only lays out and paints.
             if relevant:
                 self._dirty = True
+                if self.is_mounted:
+                    self.call_later(self._background_refresh)
             return
         if name == "*":
             self.request_needs()
@@ -123,6 +134,11 @@ class HloscopeScreen(Screen[Any]):
             self._dirty = False
             self.safe_refresh()
         self.update_chrome()
+
+    def _background_refresh(self) -> None:
+        if self._dirty and self.is_mounted and self.app.screen is not self:
+            self._dirty = False
+            self.safe_refresh()
 
     def safe_refresh(self) -> None:
         """refresh_data, with a drawing bug shown as an error rather than ending the app."""

@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from hloscope.tui import rows
 from hloscope.tui.screens.base import HloscopeScreen
-from hloscope.tui.widgets.chrome import state_text
+from hloscope.tui.widgets.chrome import Line, state_text
 from hloscope.tui.widgets.vtable import VirtualTable
 
 
@@ -27,7 +27,7 @@ class CollectivesScreen(HloscopeScreen):
     )
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(id="c-summary", classes="summary")
+        yield Line(id="c-summary", classes="summary")
         yield VirtualTable(rows.COLLECTIVE_COLUMNS, id="c-table")
         yield Static(id="c-detail", classes="detail")
 

@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from hloscope.tui import device_info
 from hloscope.tui.screens.base import HloscopeScreen
-from hloscope.tui.widgets.chrome import state_text
+from hloscope.tui.widgets.chrome import Line, state_text
 from hloscope.tui.widgets.heatmap import MeshHeatmap, grid_of_mesh
 from hloscope.tui.widgets.vtable import VirtualTable
 
@@ -40,12 +40,12 @@ class DevicesScreen(HloscopeScreen):
         self.show_matrix = False
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(id="dv-metrics", classes="summary")
+        yield Line(id="dv-metrics", classes="summary")
         with Horizontal(id="dv-main"):
             with VerticalScroll(id="dv-left"):
                 yield MeshHeatmap(id="dv-heat")
             yield Static(id="dv-detail", classes="panel")
-        yield Static(id="dv-notes", classes="where")
+        yield Line(id="dv-notes", classes="where")
         yield VirtualTable(device_info.MATRIX_COLUMNS, id="dv-matrix", classes="panel")
 
     def on_mount(self) -> None:

@@ -8,14 +8,16 @@ from typing import Any, ClassVar
 
 from textual import work
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import Static, TabbedContent, TabPane
 
-from hloscope.tui import kernel_info, rows
+from hloscope.tui import kernel_info
 from hloscope.tui.screens.base import HloscopeScreen
-from hloscope.tui.widgets.chrome import state_text
+from hloscope.tui.widgets.chrome import Line, TabLine, state_text
 from hloscope.tui.widgets.codeview import CodeView
 from hloscope.tui.widgets.vtable import VirtualTable
+
+TABS = (("k-instrs", "1 Instructions"), ("k-hlo", "2 HLO"), ("k-source", "3 Source"))
 
 
 class KernelScreen(HloscopeScreen):
@@ -36,25 +38,43 @@ class KernelScreen(HloscopeScreen):
         Binding("g", "goto_text", "In full text"),
     ]
 
-    def __init__(self, kernel: str) -> None:
+    def __init__(self, kernel: str | None = None) -> None:
         super().__init__()
+        self.kernel_name = kernel or ""
+        self.SCREEN_TITLE = f"Kernel {kernel}" if kernel else "Kernel"
+
+    def show_kernel(self, kernel: str) -> None:
+        """Show another kernel (the screen is kept and reused: building it costs ~150 ms)."""
+        if kernel == self.kernel_name:
+            return
         self.kernel_name = kernel
         self.SCREEN_TITLE = f"Kernel {kernel}"
+        self._dirty = True
+        if self.is_mounted:
+            self.action_tab("k-instrs")
+            if self.app.screen is self:
+                self._dirty = False
+                self.safe_refresh()
+                self.update_chrome()
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(id="kd-head", classes="summary")
-        with TabbedContent(id="kd-tabs", initial="k-instrs"):
-            with TabPane("1 Instructions", id="k-instrs"):
-                yield VirtualTable(kernel_info.INSTR_COLUMNS, id="kd-instrs")
-            with TabPane("2 HLO", id="k-hlo"):
-                yield CodeView(language="hlo", id="kd-hlo")
-            with TabPane("3 Source", id="k-source"):
-                yield Static(id="kd-src-head")
-                yield CodeView(language="python", id="kd-src")
+        yield Line(id="kd-head", classes="summary")
+        yield TabLine(TABS, id="kd-tabs")
+        with Vertical(id="k-instrs", classes="pane"):
+            yield VirtualTable(kernel_info.INSTR_COLUMNS, id="kd-instrs")
+        with Vertical(id="k-hlo", classes="pane"):
+            yield CodeView(language="hlo", id="kd-hlo")
+        with Vertical(id="k-source", classes="pane"):
+            yield Line(id="kd-src-head")
+            yield CodeView(language="python", id="kd-src")
 
     def on_mount(self) -> None:
         super().on_mount()
+        self.action_tab("k-instrs")
         self.safe_refresh()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
         self.query_one("#kd-instrs", VirtualTable).focus()
 
     def focus_body(self) -> None:
@@ -64,15 +84,17 @@ class KernelScreen(HloscopeScreen):
         self.app.pop_screen()
 
     def action_tab(self, pane: str) -> None:
-        self.query_one("#kd-tabs", TabbedContent).active = pane
+        self.query_one("#kd-tabs", TabLine).show(pane)
+        for tab_id, _ in TABS:
+            self.query_one(f"#{tab_id}").display = tab_id == pane
         target = {"k-instrs": "#kd-instrs", "k-hlo": "#kd-hlo", "k-source": "#kd-src"}[pane]
         self.query_one(target).focus()
 
     def refresh_data(self) -> None:
-        if not self.is_mounted:
+        if not self.is_mounted or not self.kernel_name:
             return
         fusion = self.value("fusion")
-        head = self.query_one("#kd-head", Static)
+        head = self.query_one("#kd-head", Line)
         if fusion is None:
             head.update(state_text(self.state("fusion"), "kernels"))
             return
@@ -99,7 +121,7 @@ class KernelScreen(HloscopeScreen):
         self.app.call_from_thread(self._show_source, excerpt)
 
     def _show_source(self, excerpt: kernel_info.SourceExcerpt) -> None:
-        self.query_one("#kd-src-head", Static).update(excerpt.header)
+        self.query_one("#kd-src-head", Line).update(excerpt.header)
         view = self.query_one("#kd-src", CodeView)
         view.set_lines(excerpt.lines, language="python", first_line_number=excerpt.first_line)
         if excerpt.focus_line is not None:
@@ -113,8 +135,11 @@ class KernelScreen(HloscopeScreen):
     def action_goto_text(self) -> None:
         self.hs.open_instruction(self.kernel_name)
 
+    def on_tab_line_chosen(self, event: TabLine.Chosen) -> None:
+        self.action_tab(event.tab)
+
     def search_changed(self, text: str) -> None:
-        pane = self.query_one("#kd-tabs", TabbedContent).active
+        pane = self.query_one("#kd-tabs", TabLine).active
         if pane == "k-instrs":
             self.query_one("#kd-instrs", VirtualTable).set_filter(text)
         elif pane == "k-hlo":
@@ -123,4 +148,3 @@ class KernelScreen(HloscopeScreen):
             self.query_one("#kd-src", CodeView).search(text)
 
 
-__all__ = ["KernelScreen", "rows"]

@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from hloscope.tui import rows
 from hloscope.tui.screens.base import HloscopeScreen
-from hloscope.tui.widgets.chrome import state_text
+from hloscope.tui.widgets.chrome import Line, state_text
 from hloscope.tui.widgets.vtable import Row, VirtualTable
 
 SORTS: tuple[tuple[str, str], ...] = (
@@ -44,7 +44,7 @@ class KernelsScreen(HloscopeScreen):
         self._rows: list[Row] = []
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(id="k-summary", classes="summary")
+        yield Line(id="k-summary", classes="summary")
         yield VirtualTable(rows.KERNEL_COLUMNS, id="k-table")
 
     def on_mount(self) -> None:

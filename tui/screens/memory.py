@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from hloscope.tui import fmt, rows, theme
 from hloscope.tui.screens.base import HloscopeScreen
-from hloscope.tui.widgets.chrome import state_text
+from hloscope.tui.widgets.chrome import Line, state_text
 from hloscope.tui.widgets.plots import timeline_plot
 from hloscope.tui.widgets.vtable import VirtualTable
 
@@ -32,8 +32,12 @@ class MemoryScreen(HloscopeScreen):
         "largest first; Enter shows the instruction that defines one."
     )
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._plot_width = -1
+
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(id="mm-head", classes="summary")
+        yield Line(id="mm-head", classes="summary")
         yield Static(id="mm-plot", classes="panel")
         yield VirtualTable(rows.BUFFER_COLUMNS, id="mm-table", classes="panel")
 
@@ -47,7 +51,8 @@ class MemoryScreen(HloscopeScreen):
         self.query_one("#mm-table", VirtualTable).focus()
 
     def on_resize(self, event: events.Resize) -> None:
-        self._plot()
+        if event.size.width != self._plot_width:
+            self._plot()
 
     def refresh_data(self) -> None:
         if not self.is_mounted:
@@ -78,6 +83,7 @@ class MemoryScreen(HloscopeScreen):
             plot.update("")
             return
         width = max(10, plot.content_region.width or (self.size.width - 4))
+        self._plot_width = self.size.width
         timeline = list(m.timeline)
         if not timeline:
             plot.update(Text("no schedule steps (the module is not scheduled)", style="dim"))

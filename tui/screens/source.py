@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from hloscope.tui import source_info
 from hloscope.tui.screens.base import HloscopeScreen
-from hloscope.tui.widgets.chrome import state_text
+from hloscope.tui.widgets.chrome import Line, state_text
 from hloscope.tui.widgets.vtable import Row, VirtualTable
 
 
@@ -39,7 +39,7 @@ class SourceScreen(HloscopeScreen):
         self.open_keys: set[str] = set()
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(id="s-summary", classes="summary")
+        yield Line(id="s-summary", classes="summary")
         yield VirtualTable(source_info.COLUMNS, id="s-table")
 
     def on_mount(self) -> None:

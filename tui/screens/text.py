@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from hloscope.tui import navigation
 from hloscope.tui.screens.base import HloscopeScreen
-from hloscope.tui.widgets.chrome import state_text
+from hloscope.tui.widgets.chrome import Line, state_text
 from hloscope.tui.widgets.codeview import CodeView
 
 DOCS: dict[str, tuple[str, str]] = {
@@ -42,20 +42,25 @@ class TextScreen(HloscopeScreen):
         self.history: list[tuple[str, int]] = []
         self._shown: dict[str, Any] = {}
         self._pending_goto: str | None = None
+        self._pending_line: int | None = None
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(id="t-head", classes="summary")
-        yield CodeView(language="hlo", id="t-code")
-        yield Static(id="t-where", classes="where")
+        yield Line(id="t-head", classes="summary")
+        # One view per text, so each keeps its position when the other is shown.
+        yield CodeView(language="hlo", id="t-hlo")
+        yield CodeView(language="mlir", id="t-stablehlo")
+        yield Line(id="t-where", classes="where")
 
     def on_mount(self) -> None:
         super().on_mount()
+        self.query_one("#t-stablehlo").display = False
         self.safe_refresh()
         self.code.focus()
 
     @property
     def code(self) -> CodeView:
-        return self.query_one("#t-code", CodeView)
+        """The view of the text shown now."""
+        return self.query_one(f"#t-{self.doc}", CodeView)
 
     def focus_body(self) -> None:
         self.code.focus()
@@ -77,19 +82,37 @@ class TextScreen(HloscopeScreen):
             head.append(f"   this capture has no {label}", style="italic")
         self.query_one("#t-head", Static).update(head)
         lines = st.value if st.ready else ()
+        for doc in DOCS:
+            self.query_one(f"#t-{doc}").display = doc == self.doc
         if self._shown.get(self.doc) is not lines:
-            self._shown = {self.doc: lines}
+            self._shown[self.doc] = lines
             self.code.set_lines(lines or (), language="hlo" if self.doc == "hlo" else "mlir")
+            if self.doc == "stablehlo" and lines:
+                # jax prints the #loc table first; open at the module itself.
+                start = next((i for i, s in enumerate(lines) if s.startswith("module")), 0)
+                self.call_after_refresh(self.code.goto, start, center=False)
+        self._apply_pending(bool(lines))
+        self._update_where(self.code.cursor_line)
+
+    def _apply_pending(self, have_lines: bool) -> None:
+        """Jumps asked for before the screen or its text was ready."""
         if self._pending_goto and self.doc == "hlo":
             name = self._pending_goto
             if self.goto_instruction(name, record=False):
                 self._pending_goto = None
-        self._update_where(self.code.cursor_line)
+        if self._pending_line is not None and self.doc == "stablehlo" and have_lines:
+            self.call_after_refresh(self.code.goto, self._pending_line)
+            self._pending_line = None
 
     # -- jumping --------------------------------------------------------------------------
 
     def goto_instruction(self, name: str, *, record: bool = True) -> bool:
-        """Show the HLO text at `name`'s definition. False while the index is not ready."""
+        """Show the HLO text at `name`'s definition. False while the screen or the index is
+        not ready (it goes there when they are)."""
+        if not self.is_mounted:
+            self.doc = "hlo"
+            self._pending_goto = name
+            return False
         if self.doc != "hlo":
             self.doc = "hlo"
             self.refresh_data()
@@ -109,6 +132,10 @@ class TextScreen(HloscopeScreen):
 
     def goto_stablehlo(self, line: int) -> None:
         """Show the StableHLO text at a 0-based line."""
+        if not self.is_mounted:
+            self.doc = "stablehlo"
+            self._pending_line = line
+            return
         if self.doc != "stablehlo":
             self.doc = "stablehlo"
             self.refresh_data()

@@ -3,7 +3,7 @@ status line (loading and computing), the search bar, and the 'not available' not
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import events
@@ -46,15 +46,34 @@ def program_line(session: Session, screen_title: str) -> Text:
     return t
 
 
-class ScreenTabs(Static):
+class Line(Static):
+    """A one-line Static whose updates never re-lay-out the screen (its size is fixed), and
+    that skips updates that change nothing: cheap enough to refresh on every report."""
+
+    DEFAULT_CSS = """
+    Line { height: 1; }
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._last: object = None
+
+    def update(self, content: Any = "", *, layout: bool = False) -> None:
+        if content == self._last:
+            return
+        self._last = content
+        super().update(content, layout=layout)
+
+
+class ScreenTabs(Line):
     """The screens and their keys, the current one highlighted; click one to go there."""
 
     DEFAULT_CSS = """
     ScreenTabs { height: 1; background: $panel-darken-1; color: $text-muted; }
     """
 
-    def __init__(self, current: str, tabs: tuple[tuple[str, str, str], ...], **kw: object) -> None:
-        super().__init__(**kw)  # type: ignore[arg-type]
+    def __init__(self, current: str, tabs: tuple[tuple[str, str, str], ...], **kw: Any) -> None:
+        super().__init__(**kw)
         self.current = current
         self.tabs = tabs
         self._spans: list[tuple[int, int, str]] = []
@@ -83,13 +102,13 @@ class ScreenTabs(Static):
                 return
 
 
-class TitleBar(Static):
+class TitleBar(Line):
     DEFAULT_CSS = """
     TitleBar { height: 1; background: $panel; color: $foreground; }
     """
 
 
-class StatusLine(Static):
+class StatusLine(Line):
     DEFAULT_CSS = """
     StatusLine { height: 1; color: $text-muted; background: $surface; }
     """
@@ -151,3 +170,89 @@ class SearchBar(Input):
     async def action_submit(self) -> None:
         self.close()
         self.post_message(self.Done(self, self.value, cancelled=False))
+
+
+class KeyBar(Line):
+    """The keys that work here, one line (Textual's Footer re-mounts a widget per key on each
+    focus change, ~25 ms a time; this redraws a line). Click a key to run it."""
+
+    DEFAULT_CSS = """
+    KeyBar { dock: bottom; height: 1; background: $panel; color: $text-muted; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._spans: list[tuple[int, int, str, Any]] = []
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._changed)
+        self.call_after_refresh(self._changed, self.screen)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _changed(self, screen: Any) -> None:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        spans: list[tuple[int, int, str, Any]] = []
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            b = active.binding
+            if not b.show or not b.description or b.action in seen:
+                continue
+            seen.add(b.action)
+            start = t.cell_len
+            t.append(f" {self.app.get_key_display(b)}", style="bold")
+            t.append(f" {b.description} ")
+            spans.append((start, t.cell_len, b.action, active.node))
+        t.append("  ^p palette", style="dim")
+        self._spans = spans
+        self.update(t)
+
+    async def on_click(self, event: events.Click) -> None:
+        for start, end, action, node in self._spans:
+            if start <= event.x < end:
+                await self.app.run_action(action, node)
+                return
+
+
+class TabLine(Line):
+    """A row of tab labels (`1 Instructions  2 HLO  3 Source`), the active one highlighted.
+    The screen shows the matching pane; a click posts `Chosen`. Lighter than TabbedContent,
+    whose first use re-parses the stylesheet (~75 ms)."""
+
+    DEFAULT_CSS = """
+    TabLine { height: 1; color: $text-muted; }
+    """
+
+    class Chosen(Message):
+        def __init__(self, line: TabLine, tab: str) -> None:
+            super().__init__()
+            self.line = line
+            self.tab = tab
+
+    def __init__(self, tabs: tuple[tuple[str, str], ...], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tabs = tabs
+        """(id, label) pairs."""
+        self.active = tabs[0][0]
+        self._spans: list[tuple[int, int, str]] = []
+
+    def on_mount(self) -> None:
+        self.show(self.active)
+
+    def show(self, tab: str) -> None:
+        self.active = tab
+        t = Text(no_wrap=True)
+        self._spans = []
+        for tab_id, label in self.tabs:
+            start = t.cell_len
+            t.append(f" {label} ", style="bold reverse" if tab_id == tab else "")
+            self._spans.append((start, t.cell_len, tab_id))
+            t.append(" ")
+        self.update(t)
+
+    def on_click(self, event: events.Click) -> None:
+        for start, end, tab_id in self._spans:
+            if start <= event.x < end:
+                self.post_message(self.Chosen(self, tab_id))
+                return

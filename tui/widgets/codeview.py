@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import ClassVar, Literal
 
 from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
@@ -111,7 +110,7 @@ class CodeView(ScrollView, can_focus=True):
     CodeView > .hl--comment { color: $text-muted; }
     """
 
-    cursor_line: reactive[int] = reactive(0, always_update=True, init=False)
+    cursor_line: reactive[int] = reactive(0, always_update=True, init=False, repaint=False)
 
     class CursorMoved(Message):
         def __init__(self, view: CodeView, line: int) -> None:
@@ -213,8 +212,11 @@ class CodeView(ScrollView, can_focus=True):
             self.scroll_to(y=new, animate=False, immediate=True)
         elif new >= top + h:
             self.scroll_to(y=new - h + 1, animate=False, immediate=True)
-        self._cache.clear()
-        self.refresh()
+        if round(self.scroll_y) == top:
+            self.refresh_line(old)
+            self.refresh_line(new)
+        else:
+            self.refresh()
         self.post_message(self.CursorMoved(self, new))
 
     def action_move(self, delta: int) -> None:
@@ -315,37 +317,31 @@ class CodeView(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         scroll_x = round(self.scroll_x)
         key = (index, scroll_x, width)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        gw = self.gutter_width
-        gutter = Text(
-            f"{index + self.first_line_number:>{gw - 1}} ",
-            style=self.get_component_rich_style("code--gutter"),
-            end="",
-        )
-        body = self.highlight(self.lines[index])
-        if scroll_x:
-            body = body[scroll_x:]
-        line = gutter + body
+        strip = self._cache.get(key)
+        if strip is None:
+            gw = self.gutter_width
+            gutter = Text(
+                f"{index + self.first_line_number:>{gw - 1}} ",
+                style=self.get_component_rich_style("code--gutter"),
+                end="",
+            )
+            body = self.highlight(self.lines[index])
+            # Only the visible window becomes segments: HLO lines carry kilobytes of metadata.
+            body = body[scroll_x : scroll_x + max(0, width - gw)]
+            line = gutter + body
+            if index in self.marks:
+                line.stylize(self.get_component_rich_style("code--mark"))
+            segments = [
+                Segment(s.text, base + s.style if s.style else base, s.control)
+                for s in line.render(self.app.console)
+                if s.text != "\n"
+            ]
+            strip = Strip(segments).adjust_cell_length(width, base)
+            self._cache[key] = strip
         if index == self.cursor_line:
-            line.stylize(self.get_component_rich_style("code--cursor"))
-        elif index in self.marks:
-            line.stylize(self.get_component_rich_style("code--mark"))
-        segments = [
-            Segment(s.text, base + s.style if s.style else base, s.control)
-            for s in line.render(self.app.console)
-            if s.text != "\n"
-        ]
-        strip = Strip(segments).adjust_cell_length(width, base)
-        if index == self.cursor_line:
-            strip = strip.apply_style(self.get_component_rich_style("code--cursor"))
-        self._cache[key] = strip
+            cursor = self.get_component_rich_style("code--cursor")
+            strip = Strip(
+                [Segment(t, (st + cursor) if st else cursor, c) for t, st, c in strip],
+                strip.cell_length,
+            )
         return strip
-
-
-def line_of_offset(starts: Sequence[int], offset: int) -> int:
-    return bisect_right(starts, offset) - 1
-
-
-__all__ = ["CodeView", "Language", "Style"]

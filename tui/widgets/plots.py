@@ -47,7 +47,8 @@ def timeline_plot(
 ) -> tuple[Text, int | None]:
     """A filled area plot, `height` rows of `width` cells, eighth-block resolution. The column
     holding `peak_index` is drawn in `peak_style` with a ▼ above. Returns the plot and the
-    peak's column."""
+    peak's column. Each row is at most three spans (before, at and after the peak): a span
+    per cell makes rich's rendering the slowest part of the screen."""
     b = buckets(values, width)
     if not b or height <= 0:
         return Text(""), None
@@ -63,10 +64,19 @@ def timeline_plot(
         marker[peak_col] = "▼"
     out.append("".join(marker) + "\n", style=peak_style)
     for row in range(height - 1, -1, -1):
-        for col, lv in enumerate(levels):
+        cells = []
+        for lv in levels:
             fill = lv - row * 8
-            ch = "█" if fill >= 8 else (_BLOCKS[round(fill)] if fill > 0 else " ")
-            out.append(ch, style=peak_style if col == peak_col else style)
+            cells.append("█" if fill >= 8 else (_BLOCKS[round(fill)] if fill > 0 else " "))
+        line = "".join(cells)
+        if peak_col is None:
+            out.append(line, style=style)
+        else:
+            out.append(line[:peak_col], style=style)
+            out.append(line[peak_col], style=peak_style)
+            out.append(line[peak_col + 1 :], style=style)
         if row:
             out.append("\n")
     return out, peak_col
+
+
