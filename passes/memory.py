@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from hloscope.hlo.model import Shape
 from hloscope.hlo.shapes import format_shape
+from hloscope.hlo.sharding import format_sharding
 from hloscope.hlo.source import source_of
 from hloscope.passes.liveness import (
     Buffer,
@@ -97,11 +98,14 @@ class ParameterInfo:
     donated_to: tuple[tuple[int, ...], ...] = ()
     """Output indices that reuse this parameter's storage (`input_output_alias`)."""
     op_name: str = ""
+    """jax's name for the argument (`params['w1']`)."""
+    sharding: str | None = None
+    """The parameter's HloSharding: how the global array was cut into this shard."""
 
     def to_json(self) -> dict[str, Any]:
         return {"number": self.number, "name": self.name, "shape": self.shape,
                 "bytes": self.bytes, "donated_to": [list(i) for i in self.donated_to],
-                "op_name": self.op_name}
+                "op_name": self.op_name, "sharding": self.sharding}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -432,6 +436,7 @@ def _parameters(live: Liveness) -> tuple[ParameterInfo, ...]:
             number=number, name=name, shape=_fmt(instr.shape),
             bytes=sum(live.values[v].size for v in tree_values(tree)),
             donated_to=tuple(donated.get(number, ())), op_name=instr.op_name,
+            sharding=format_sharding(instr.sharding) if instr.sharding else None,
         ))
     return tuple(out)
 

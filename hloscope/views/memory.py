@@ -153,12 +153,12 @@ def _fits(r: MemoryReport, console: Console) -> None:
 
 def _parameters(r: MemoryReport, console: Console, top: int) -> None:
     prows = [
-        (str(p.number), p.name, p.shape, fmt_bytes(p.bytes),
-         ", ".join("{" + ",".join(map(str, i)) + "}" for i in p.donated_to))
+        (str(p.number), p.op_name or p.name, p.shape, fmt_bytes(p.bytes),
+         ", ".join("{" + ",".join(map(str, i)) + "}" for i in p.donated_to), p.sharding or "")
         for p in sorted(r.parameters, key=lambda p: -p.bytes)[:top]
     ]
     _table(console, f"Parameters ({len(r.parameters)}, per-device shards, largest first)",
-           ("#", "name", "shape", "bytes", "donated to output"), prows, right=(3,))
+           ("#", "name", "shape", "bytes", "donated to", "sharding"), prows, right=(3,))
     orows = [
         ("{" + ",".join(map(str, o.index)) + "}", o.shape, fmt_bytes(o.bytes), o.defined_by,
          "" if o.aliases_parameter is None else str(o.aliases_parameter))
