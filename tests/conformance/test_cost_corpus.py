@@ -122,7 +122,7 @@ def test_per_instruction_agreement(results: list[ModuleResult]) -> None:
     assert len(errors) <= 0.005 * compared
 
 
-@pytest.mark.parametrize("name", ["rules.hlo", "control.hlo"])
+@pytest.mark.parametrize("name", ["rules.hlo", "control.hlo", "kernels.hlo"])
 def test_unit_fixtures_agree_with_xla(name: str) -> None:
     """The hand-written modules behind tests/unit/test_cost_rules.py, every instruction."""
     r = _check(DATA / name, None)
