@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from hloscope.hlo.lexer import NAME_RE, Cursor, string_end, unescape
+from hloscope.hlo.lexer import DIGITS, NAME_RE, Cursor, string_end, unescape
 from hloscope.hlo.model import (
     GroupsForm,
     InputOutputAlias,
@@ -30,6 +30,7 @@ _INT_FIELDS = {
 }
 _STR_FIELDS = ("op_type", "op_name", "source_file")
 _MAX_GROUP_DEVICES = 1 << 20
+_INT_VALUE_RE = re.compile(r"-?" + DIGITS)
 
 metadata_cache: dict[str, Metadata] = {}
 _json_cache: dict[str, Any] = {}
@@ -103,11 +104,9 @@ def _metadata(cur: Cursor, pos: int, end: int) -> Metadata:
 
 
 def _int_value(cur: Cursor, pos: int, end: int, key: str) -> int:
-    s = cur.text[pos:end]
-    try:
-        return int(s)
-    except ValueError:
+    if _INT_VALUE_RE.fullmatch(cur.text, pos, end) is None:
         cur.error(pos, f"an integer for {key}")
+    return int(cur.text[pos:end])
 
 
 def frontend_attributes(cur: Cursor, pos: int, end: int) -> tuple[tuple[str, str], ...]:
@@ -259,7 +258,7 @@ def iota_devices(reshape: tuple[int, ...], perm: tuple[int, ...]) -> list[int]:
     ]
 
 
-_AXIS_RE = re.compile(r"\s*'([^'\\]*)'\s*=\s*([0-9]+)\s*")
+_AXIS_RE = re.compile(r"\s*'([^'\\]*)'\s*=\s*(" + DIGITS + r")\s*")
 _SEL_RE = re.compile(r"\s*'([^'\\]*)'\s*")
 
 

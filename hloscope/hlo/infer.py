@@ -32,7 +32,7 @@ def infer_shape(opcode: str, operands: Sequence[Shape], attrs: Mapping[str, str]
     if opcode == "get-tuple-element" and len(operands) == 1:
         index = attrs.get("index", "")
         t = operands[0]
-        if index.isdigit() and int(index) < len(t.tuple_shapes):
+        if index.isdigit() and len(index) < 10 and int(index) < len(t.tuple_shapes):
             return t.tuple_shapes[int(index)]
     return None
 

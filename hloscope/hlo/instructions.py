@@ -18,7 +18,7 @@ from typing import Any
 from hloscope.hlo import attrs as A
 from hloscope.hlo._fast import fast_constructor, field_defaults
 from hloscope.hlo.infer import infer_shape, xla_fixed_shape
-from hloscope.hlo.lexer import NAME_RE, Cursor
+from hloscope.hlo.lexer import DIGITS, NAME_RE, Cursor
 from hloscope.hlo.model import Instruction, Shape
 from hloscope.hlo.opcodes import ASYNC_SUFFIXES, OPCODES
 from hloscope.hlo.shapes import parse_shape_at, shape_cache
@@ -66,7 +66,11 @@ _FAST_RE = re.compile(
 _EOL_RE = re.compile(r"[ \t]*+(?:\n|\Z)")
 _OPERAND_NAMES_RE = re.compile(r"%?" + _NAME + r"(?:,[ \t]*%?" + _NAME + r")*")
 _SPLIT_OPERANDS_RE = re.compile(r",[ \t]*%?")
-_DIGITS_RE = re.compile(r"[0-9]+")
+# Operands written with their shapes (`f32[8]{0} %x, s32[] %i`), as XLA's to_string() has them.
+_SHAPED = r"[a-z][a-z0-9]*\[[0-9,]*\](?:\{[^{}\s]*\})?[ \t]+%?(" + _NAME + r")"
+_SHAPED_OPERANDS_RE = re.compile(_SHAPED + r"(?:,[ \t]*" + _SHAPED + r")*")
+_SHAPED_OPERAND_RE = re.compile(_SHAPED)
+_DIGITS_RE = re.compile(DIGITS)
 _OPCODE_RE = re.compile(r"[a-z][a-z0-9\-]*")
 _ATTR_KEY_RE = re.compile(r"(" + _NAME + r")[ \t]*=")
 
@@ -182,9 +186,12 @@ class Body:
                 return False
             kw["literal"] = ops.strip()
         elif ops:
-            if _OPERAND_NAMES_RE.fullmatch(ops) is None:
+            if _OPERAND_NAMES_RE.fullmatch(ops) is not None:
+                operands = tuple(_SPLIT_OPERANDS_RE.split(ops[1:] if ops[0] == "%" else ops))
+            elif _SHAPED_OPERANDS_RE.fullmatch(ops) is not None:
+                operands = tuple(_SHAPED_OPERAND_RE.findall(ops))
+            else:
                 return False
-            operands = tuple(_SPLIT_OPERANDS_RE.split(ops[1:] if ops[0] == "%" else ops))
         text = self.text
         end = m.end()
         attributes: list[tuple[str, str]] = []
@@ -210,7 +217,9 @@ class Body:
         text, cur = self.text, self.cur
         at = start
         seen: set[str] = set()
-        for a in _ITEM_RE.finditer(text, start):
+        eol = text.find("\n", start)
+        # Bounded by the line: a search past the last attribute must not run into the next.
+        for a in _ITEM_RE.finditer(text, start, eol if eol >= 0 else len(text)):
             if a.start() != at:
                 break
             at = a.end()

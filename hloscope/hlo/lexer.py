@@ -15,12 +15,14 @@ from typing import NoReturn
 from hloscope.errors import ParseError
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
-INT_RE = re.compile(r"-?[0-9]+")
+# At most 18 digits: any int64 XLA writes, and Python's int() never refuses it.
+DIGITS = r"[0-9]{1,18}(?![0-9])"
+INT_RE = re.compile(r"-?" + DIGITS)
 # Whitespace and comments (`//` to end of line, `/* ... */`), as XLA's lexer skips them.
-WS_RE = re.compile(r"(?:[ \t\r\n]+|//[^\n]*|/\*(?:[^*]|\*(?!/))*\*/)*")
+WS_RE = re.compile(r"(?:[ \t\r\n]++|//[^\n]*+|/\*(?:[^*]++|\*(?!/))*+\*/)*+")
 # A quoted string body after its opening quote (XLA's lexer takes `"` and `'` strings).
-DQ_BODY_RE = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-SQ_BODY_RE = re.compile(r"[^'\\]*(?:\\.[^'\\]*)*'", re.S)
+DQ_BODY_RE = re.compile(r'[^"\\]*+(?:\\.[^"\\]*+)*+"', re.S)
+SQ_BODY_RE = re.compile(r"[^'\\]*+(?:\\.[^'\\]*+)*+'", re.S)
 # Text inside brackets up to the next character that matters for balancing.
 _STRUCT_RE = re.compile(r"[^{}()\[\]\"']*")
 # A run of plain value characters outside brackets.

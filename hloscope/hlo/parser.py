@@ -15,13 +15,12 @@ from typing import Any
 from hloscope.errors import ParseError
 from hloscope.hlo import attrs as A
 from hloscope.hlo.instructions import Body, attr_head
-from hloscope.hlo.lexer import NAME_RE, Cursor
+from hloscope.hlo.lexer import INT_RE, NAME_RE, Cursor
 from hloscope.hlo.model import Computation, FileLocation, Module, StackFrame
 from hloscope.hlo.roles import computation_roles
 from hloscope.hlo.shapes import parse_shape_at
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_.\-]*"
-_MODULE_RE = re.compile(r"^[ \t]*HloModule\b", re.M)
 _TABLE_ENTRY_RE = re.compile(r"[0-9]+")
 _TABLE_HEADERS = ("FileNames", "FunctionNames", "FileLocations", "StackFrames")
 
@@ -57,10 +56,24 @@ def _headerless_entry(text: str) -> str:
     return heads[-1] if heads else "module"
 
 
+def _header_starts(text: str) -> list[int]:
+    """Offsets of the lines that start with the `HloModule` keyword (str.find: a multiline
+    regex would try every line of a large text)."""
+    out = []
+    i = text.find("HloModule")
+    while i >= 0:
+        line = text.rfind("\n", 0, i) + 1
+        after = text[i + 9 : i + 10]
+        if not text[line:i].strip(" \t") and not (after.isalnum() or after in "_.-" and after):
+            out.append(line)
+        i = text.find("HloModule", i + 9)
+    return out
+
+
 def _module_spans(text: str) -> list[tuple[int, int]]:
-    starts = [m.start() for m in _MODULE_RE.finditer(text)]
+    starts = _header_starts(text)
     if not starts:
-        return [(0, len(text))] if text.strip() else []
+        return [(0, len(text))] if text and not text.isspace() else []
     if text[: starts[0]].strip() and Cursor(text).skip_ws(0) < starts[0]:
         starts[0] = 0  # text before the first header: let the parser report it
     bounds = [*starts, len(text)]
@@ -196,7 +209,7 @@ class _ModuleParser:
                 cur.error(vpos, "true or false")
             self.header["is_scheduled"] = raw == "true"
         elif key in ("num_partitions", "replica_count"):
-            if not raw.isdigit():
+            if not raw.isdigit() or len(raw) > 18:
                 cur.error(vpos, f"a count for {key}")
             self.header[key] = int(raw)
         elif key == "entry_computation_layout":
@@ -236,10 +249,10 @@ class _ModuleParser:
         for key, vs, ve in A.braced_items(cur, p, end):
             if key not in keys:
                 cur.error(vs - len(key) - 1, " or ".join(keys))
-            try:
-                values[key] = int(self.text[vs:ve])
-            except ValueError:
+            raw = self.text[vs:ve]
+            if INT_RE.fullmatch(raw) is None:
                 cur.error(vs, f"an integer for {key}")
+            values[key] = int(raw)
         missing = [k for k in keys[:2] if k not in values]
         if missing:
             cur.fail(p, f"missing {missing[0]}")

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import re
 
-from hloscope.hlo.lexer import INT_RE, Cursor
+from hloscope.hlo.lexer import DIGITS, INT_RE, Cursor
 from hloscope.hlo.model import ELEMENT_BITS, Layout, Shape
 
 ELEMENT_TYPES = frozenset(ELEMENT_BITS)
 _TYPE_RE = re.compile(r"[a-z][a-z0-9]*")
-_DIM_RE = re.compile(r"\s*(<=)?\s*([0-9]+|\?)\s*")
+_DIM_RE = re.compile(r"\s*(<=)?\s*(" + DIGITS + r"|\?)\s*")
 # A whole array shape in its usual spelling, for the cache lookup.
 ARRAY_SHAPE_RE = re.compile(r"[a-z][a-z0-9]*\[[0-9,<=?]*\](?:\{[^{}\s]*\})?")
 _LAYOUT_ITEM_RE = re.compile(r"([A-Z]+|#|\*)\(")
-_TILE_DIM_RE = re.compile(r"\s*(\*|[0-9]+)\s*")
+_TILE_DIM_RE = re.compile(r"\s*(\*|" + DIGITS + r")\s*")
 _LAYOUT_START_RE = re.compile(r"\{\s*[0-9:}]")
 UNBOUNDED = -1
 """Stored in `Shape.dims` for an unbounded dynamic dimension (`?`), with `dynamic` True."""
@@ -28,7 +28,10 @@ shape_cache: dict[str, Shape] = {}
 _cache = shape_cache
 
 
-def parse_shape_at(cur: Cursor, pos: int) -> tuple[Shape, int]:
+_MAX_TUPLE_DEPTH = 64
+
+
+def parse_shape_at(cur: Cursor, pos: int, depth: int = 0) -> tuple[Shape, int]:
     """The shape starting at `pos` (after whitespace) and the position after it."""
     text = cur.text
     m = ARRAY_SHAPE_RE.match(text, pos)
@@ -39,7 +42,9 @@ def parse_shape_at(cur: Cursor, pos: int) -> tuple[Shape, int]:
             return shape, m.end()
     pos = cur.skip_ws(pos)
     if text.startswith("(", pos):
-        return _tuple_at(cur, pos)
+        if depth >= _MAX_TUPLE_DEPTH:
+            cur.fail(pos, f"tuple shapes nested deeper than {_MAX_TUPLE_DEPTH}")
+        return _tuple_at(cur, pos, depth + 1)
     shape, end = _array_at(cur, pos)
     if m is not None and m.end() == end and len(_cache) < 1_000_000:
         _cache[m.group()] = shape
@@ -57,14 +62,14 @@ def _looks_like_layout(text: str, brace: int) -> bool:
     return _LAYOUT_START_RE.match(text, brace) is not None
 
 
-def _tuple_at(cur: Cursor, pos: int) -> tuple[Shape, int]:
+def _tuple_at(cur: Cursor, pos: int, depth: int) -> tuple[Shape, int]:
     pos += 1
     elems: list[Shape] = []
     pos = cur.skip_ws(pos)
     if cur.text.startswith(")", pos):
         return Shape("tuple"), pos + 1
     while True:
-        elem, pos = parse_shape_at(cur, cur.skip_ws(pos))
+        elem, pos = parse_shape_at(cur, cur.skip_ws(pos), depth)
         elems.append(elem)
         pos = cur.skip_ws(pos)
         c = cur.text[pos : pos + 1]
@@ -75,13 +80,14 @@ def _tuple_at(cur: Cursor, pos: int) -> tuple[Shape, int]:
         pos += 1
 
 
-def _array_at(cur: Cursor, pos: int) -> tuple[Shape, int]:
+def _array_at(cur: Cursor, pos: int, buffer: bool = True) -> tuple[Shape, int]:
     text = cur.text
     m = _TYPE_RE.match(text, pos)
-    if m is not None and m.group() == "b" and text.startswith("(", m.end()):
-        inner, end = parse_shape_at(cur, cur.skip_ws(m.end() + 1))
+    if m is not None and m.group() == "b" and text.startswith("(", m.end()) and buffer:
+        inner_pos = cur.skip_ws(m.end() + 1)
+        inner, end = _array_at(cur, inner_pos, buffer=False)  # b(...) holds one array
         if not inner.is_array:
-            cur.error(m.end() + 1, "an array shape inside b(...)")
+            cur.error(inner_pos, "an array shape inside b(...)")
         return Shape("buffer", tuple_shapes=(inner,)), cur.expect(end, ")")
     if m is None or m.group() not in ELEMENT_TYPES:
         cur.error(pos, "a shape")

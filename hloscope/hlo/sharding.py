@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from hloscope.hlo.lexer import NAME_RE, Cursor
+from hloscope.hlo.lexer import DIGITS, NAME_RE, Cursor
 from hloscope.hlo.model import Sharding, ShardingKind, TileAssignment
 
 _KEYWORD_KINDS = {
@@ -23,7 +23,7 @@ _KEYWORD_KINDS = {
     "unreduced": ShardingKind.UNREDUCED,
 }
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_INTS_RE = re.compile(r"\s*-?[0-9]+(?:\s*,\s*-?[0-9]+)*")
+_INTS_RE = re.compile(r"\s*-?" + DIGITS + r"(?:\s*,\s*-?" + DIGITS + r")*")
 _MAX_DEVICES = 1 << 24
 
 _cache: dict[str, Sharding] = {}
