@@ -157,6 +157,7 @@ class Analysis:
                 roofline=self.roofline,
                 shardings=(*self.capture.in_shardings, *self.capture.out_shardings),
                 peak_bytes=peak,
+                target=self.capture.target,
             )
 
     @cached_property

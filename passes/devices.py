@@ -10,6 +10,14 @@ parsing (`benchmarks/devices.py`).
 The matrix follows the algorithm model of `sharding_cost`: ring collectives send to the next
 device of the group, all-to-all to every other member, broadcasts down a binomial tree,
 permutes and send/recv along their pairs. Bytes are per step (× executions).
+
+With the capture's target (`TargetInfo`), each device also carries its place: device kind,
+physical (chip) coordinates, core, host (process index) and slice; and traffic is split into
+bytes on links within a link domain and bytes across domains. The domains are the sharding
+pass's (`sharding._domains`: the slice on TPU, where ICI spans the hosts of a slice; the host
+elsewhere, where NVLink stays in the box), so the split and the link each collective is timed
+on come from one decision. A device's bytes of one collective split by the share of its
+edges in the algorithm model (the matrix's edges) whose ends lie in different domains.
 """
 
 from __future__ import annotations
@@ -27,7 +35,8 @@ if TYPE_CHECKING:
     from hloscope.passes.cost import CostReport
     from hloscope.passes.roofline import RooflineReport
     from hloscope.passes.sharding import Collective, ShardingReport
-    from hloscope.records import ShardingInfo
+    from hloscope.passes.sharding_mesh import MeshView
+    from hloscope.records import DeviceInfo, ShardingInfo, TargetInfo
 
     IntArray = npt.NDArray[np.int64]
     FloatArray = npt.NDArray[np.float64]
@@ -75,10 +84,33 @@ class DeviceBreakdown:
     """Values a maximal sharding pins to this device."""
     peak_bytes: int | None = None
     """Peak live bytes (the memory pass; same on every device)."""
+    flop_s: float | None = None
+    """Seconds the step's FLOPs take at the hardware's peak (Σ per kernel FLOPs / peak for its
+    dtype, × executions), whatever bounds each kernel. `compute_s` counts compute-bound
+    kernels only, so it is 0 where every kernel is memory-bound (small programs on TPU)."""
+    kind: str = ""
+    """Device kind (`TPU v5 lite`, `NVIDIA H100 80GB HBM3`); from the target when known."""
+    physical_coords: tuple[int, ...] = ()
+    """The chip's coordinates in the target's topology (TPU x,y,z; the CUDA plugin's
+    slice, host, index on host); empty when unknown (no target, or ids not placed)."""
+    core_on_chip: int | None = None
+    process_index: int | None = None
+    """The host (process) the device belongs to, from the target."""
+    slice_index: int | None = None
+    inter_sent_bytes: float = 0.0
+    """Bytes sent per step over links across link domains (hosts or slices; see
+    `DevicesReport.link_domain`); the rest of `collective_sent_bytes` stays inside one."""
+    inter_received_bytes: float = 0.0
+    inter_bytes_by_axis: Mapping[str, float] = field(default_factory=dict)
+    """`inter_sent_bytes` by mesh-axis label."""
 
     @property
     def received_bytes(self) -> float:
         return self.collective_received_bytes
+
+    @property
+    def intra_sent_bytes(self) -> float:
+        return self.collective_sent_bytes - self.inter_sent_bytes
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -112,6 +144,16 @@ class DeviceBreakdown:
             "padding_bytes": self.padding_bytes,
             "pinned": list(self.pinned),
             "peak_bytes": self.peak_bytes,
+            "flop_s": self.flop_s,
+            "kind": self.kind,
+            "physical_coords": list(self.physical_coords),
+            "core_on_chip": self.core_on_chip,
+            "process_index": self.process_index,
+            "slice_index": self.slice_index,
+            "intra_sent_bytes": self.intra_sent_bytes,
+            "inter_sent_bytes": self.inter_sent_bytes,
+            "inter_received_bytes": self.inter_received_bytes,
+            "inter_bytes_by_axis": dict(self.inter_bytes_by_axis),
         }
 
 
@@ -123,6 +165,9 @@ class CommMatrix:
     src: IntArray = field(repr=False)
     dst: IntArray = field(repr=False)
     bytes: FloatArray = field(repr=False)
+    domain: IntArray | None = field(default=None, repr=False)
+    """Link domain (host or slice) of each device, when the target splits the devices into
+    more than one; None: every pair talks within one domain (or the target is unknown)."""
 
     def __len__(self) -> int:
         return int(self.src.shape[0])
@@ -130,6 +175,22 @@ class CommMatrix:
     @property
     def total_bytes(self) -> float:
         return float(self.bytes.sum())
+
+    @property
+    def inter(self) -> npt.NDArray[np.bool_]:
+        """Per entry: whether the pair's ends lie in different link domains."""
+        import numpy as np
+
+        if self.domain is None:
+            return np.zeros(self.src.shape[0], dtype=bool)
+        return self.domain[self.src] != self.domain[self.dst]  # type: ignore[no-any-return]
+
+    @property
+    def inter_bytes(self) -> float:
+        return float(self.bytes[self.inter].sum())
+
+    def crosses(self, src: int, dst: int) -> bool:
+        return self.domain is not None and bool(self.domain[src] != self.domain[dst])
 
     def top(self, k: int) -> list[tuple[int, int, float]]:
         import numpy as np
@@ -161,11 +222,16 @@ class CommMatrix:
     def to_json(self, *, limit: int | None = 10_000) -> dict[str, Any]:
         n = len(self)
         rows = self.top(n if limit is None else min(n, limit))
+        inter = self.inter_bytes
         return {
             "num_devices": self.num_devices,
             "pairs": n,
             "total_bytes": self.total_bytes,
-            "entries": [{"src": s, "dst": d, "bytes": b} for s, d, b in rows],
+            "intra_bytes": self.total_bytes - inter,
+            "inter_bytes": inter,
+            "entries": [
+                {"src": s, "dst": d, "bytes": b, "inter": self.crosses(s, d)} for s, d, b in rows
+            ],
             "truncated": limit is not None and n > limit,
         }
 
@@ -185,6 +251,23 @@ class DevicesReport:
     """Bytes sent per step by the busiest device, per mesh-axis label."""
     hardware: str | None
     notes: tuple[str, ...] = ()
+    target: str | None = None
+    """The capture's `--target` (`tpu-v5e:4x4`, `h100x16`), when it has one."""
+    device_kind: str = ""
+    topology: str = ""
+    chips_per_host: tuple[int, ...] = ()
+    num_slices: int = 1
+    hosts: int | None = None
+    """Hosts (distinct slice, process index) among the target's devices."""
+    placed: bool = False
+    """Whether each device's physical place (coords, host, slice) is known."""
+    link_domain: str | None = None
+    """What one `intra` link domain is: `slice` (TPU: ICI spans a slice's hosts) or `host`;
+    None without a target."""
+    domains: int = 1
+    """Link domains the program's devices fall in (1: all traffic on intra links)."""
+    by_axis_inter: Mapping[str, float] = field(default_factory=dict)
+    """Bytes sent per step across link domains by the busiest device, per mesh-axis label."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -192,6 +275,16 @@ class DevicesReport:
             "axis_sizes": list(self.axis_sizes),
             "mesh_inferred": self.mesh_inferred,
             "hardware": self.hardware,
+            "target": self.target,
+            "device_kind": self.device_kind,
+            "topology": self.topology,
+            "chips_per_host": list(self.chips_per_host),
+            "num_slices": self.num_slices,
+            "hosts": self.hosts,
+            "placed": self.placed,
+            "link_domain": self.link_domain,
+            "domains": self.domains,
+            "by_axis_inter": dict(self.by_axis_inter),
             "uniform": self.uniform,
             "differences": list(self.differences),
             "by_axis": dict(self.by_axis),
@@ -205,20 +298,25 @@ class DevicesReport:
 
 
 class _Accumulator:
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, domain: IntArray | None = None) -> None:
         import numpy as np
 
         self.n = n
+        self.domain = domain
         self.sent = np.zeros(n)
         self.received = np.zeros(n)
+        self.inter_sent = np.zeros(n)
+        self.inter_received = np.zeros(n)
         self.seconds = np.zeros(n)
         self.member = np.zeros(n, dtype=np.int64)
         self.sent_by: dict[str, FloatArray] = {}
         self.recv_by: dict[str, FloatArray] = {}
+        self.inter_by: dict[str, FloatArray] = {}
         # Edge sets by (algorithm family, groups or pairs): collectives over the same groups
         # share one set and add their bytes to its weight.
         self._edges_of: dict[tuple[Any, ...], tuple[IntArray, IntArray]] = {}
         self._weight: dict[tuple[Any, ...], float] = {}
+        self._cross_of: dict[tuple[Any, ...], tuple[FloatArray, FloatArray]] = {}
 
     def axis(self, label: str) -> tuple[FloatArray, FloatArray]:
         import numpy as np
@@ -226,6 +324,7 @@ class _Accumulator:
         if label not in self.sent_by:
             self.sent_by[label] = np.zeros(self.n)
             self.recv_by[label] = np.zeros(self.n)
+            self.inter_by[label] = np.zeros(self.n)
         return self.sent_by[label], self.recv_by[label]
 
     def add(self, c: Collective) -> None:
@@ -236,7 +335,8 @@ class _Accumulator:
             arr = arr[(arr[:, 0] != arr[:, 1]) & (arr < self.n).all(axis=1)]
             senders, receivers = arr[:, 0], arr[:, 1]
             members = np.unique(arr)
-            self._edges(("pairs", c.pairs), lambda: (senders, receivers), c.sent_bytes * c.count)
+            key: tuple[Any, ...] = ("pairs", c.pairs)
+            self._edges(key, lambda: (senders, receivers), c.sent_bytes * c.count)
         else:
             groups = _rect(c.groups)
             if groups.size == 0 or groups.shape[1] < 2 or c.sent_bytes == 0:
@@ -246,7 +346,8 @@ class _Accumulator:
             per_edge = c.sent_bytes * c.count
             if c.kind in ("all-to-all", "ragged-all-to-all"):
                 per_edge = c.sent_bytes * c.count / max(1, groups.shape[1] - 1)
-            self._edges((_family(c.kind), c.groups), lambda: _group_edges(c.kind, groups), per_edge)
+            key = (_family(c.kind), c.groups)
+            self._edges(key, lambda: _group_edges(c.kind, groups), per_edge)
         sent_ax, recv_ax = self.axis(c.axes_label)
         # bincount, not np.add.at: ~20x faster, and a device appears once per group.
         out_n = np.bincount(senders, minlength=self.n)[: self.n] * (c.sent_bytes * c.count)
@@ -255,6 +356,11 @@ class _Accumulator:
         self.received += in_n
         sent_ax += out_n
         recv_ax += in_n
+        if self.domain is not None:
+            out_x, in_x = self._crossing(key)
+            self.inter_sent += out_n * out_x
+            self.inter_received += in_n * in_x
+            self.inter_by[c.axes_label] += out_n * out_x
         hits = np.bincount(members, minlength=self.n)[: self.n] > 0
         self.member += hits
         if c.total_s is not None:
@@ -266,12 +372,31 @@ class _Accumulator:
             self._weight[key] = 0.0
         self._weight[key] += weight
 
+    def _crossing(self, key: tuple[Any, ...]) -> tuple[FloatArray, FloatArray]:
+        """Per device, the share of its outgoing and of its incoming edges (of this edge set)
+        that cross link domains; 0 where it has none."""
+        import numpy as np
+
+        if key not in self._cross_of:
+            assert self.domain is not None
+            src, dst = self._edges_of[key]
+            cross = self.domain[src] != self.domain[dst]
+            shares = []
+            for ends in (src, dst):
+                total = np.bincount(ends, minlength=self.n)[: self.n].astype(np.float64)
+                crossing = np.bincount(ends[cross], minlength=self.n)[: self.n]
+                shares.append(np.divide(crossing, total, out=np.zeros(self.n), where=total > 0))
+            self._cross_of[key] = (shares[0], shares[1])
+        return self._cross_of[key]
+
     def matrix(self) -> CommMatrix:
         import numpy as np
 
         if not self._edges_of:
             empty = np.zeros(0, dtype=np.int64)
-            return CommMatrix(num_devices=self.n, src=empty, dst=empty, bytes=np.zeros(0))
+            return CommMatrix(
+                num_devices=self.n, src=empty, dst=empty, bytes=np.zeros(0), domain=self.domain
+            )
         keys_ = list(self._edges_of)
         src = np.concatenate([self._edges_of[k][0] for k in keys_])
         dst = np.concatenate([self._edges_of[k][1] for k in keys_])
@@ -287,6 +412,7 @@ class _Accumulator:
             src=(uniq // self.n)[keep],
             dst=(uniq % self.n)[keep],
             bytes=sums[keep],
+            domain=self.domain,
         )
 
 
@@ -400,6 +526,71 @@ def _shape_of(text: str) -> tuple[str, tuple[int, ...] | None]:
         return head, None
 
 
+# --- where devices are ----------------------------------------------------------------------
+
+
+def _placement(
+    mesh: MeshView, target: TargetInfo | None, n: int, host_transfers: int
+) -> tuple[list[DeviceInfo | None], str | None]:
+    """The target's device at each logical id, and a note when they cannot be matched.
+
+    Logical id i is mesh position i (jax's device assignment is the mesh's devices in order),
+    so only the capture's own mesh maps ids to devices: an inferred mesh names no devices.
+    (`MeshView.global_id` is the id itself where the mesh's ids equal the positions.)"""
+    if target is None or not target.devices:
+        return [None] * n, None
+    if mesh.inferred and target.num_slices > 1 and n * target.num_slices == len(target.devices):
+        # libtpu compiles a multislice program per slice; what crosses slices leaves as
+        # send/recv to the host (megascale runtime).
+        return [None] * n, (
+            f"this HLO is one slice's program: {n} devices, run by each of {target.name}'s "
+            f"{target.num_slices} slices; the {host_transfers} host transfers (send/recv) "
+            "carry what crosses slices and are not in the matrix; the physical device behind "
+            "each id in a slice is not recorded"
+        )
+    if mesh.inferred:
+        return [None] * n, (
+            f"the program's {n} devices are not matched to {target.name}'s "
+            f"{len(target.devices)} (the capture's mesh does not cover them): physical "
+            "places and host / slice links are not shown"
+        )
+    by_id = {d.id: d for d in target.devices}
+    out = [by_id.get(mesh.global_id(i)) for i in range(n)]
+    if any(d is None for d in out):
+        return [None] * n, (
+            f"the mesh names devices {target.name} does not have: physical places and "
+            "host / slice links are not shown"
+        )
+    return out, None
+
+
+def _link_domains(
+    mesh: MeshView, target: TargetInfo | None, n: int, placed: bool
+) -> IntArray | None:
+    """The sharding pass's link domains (the same decision that picks each collective's
+    link), or None when all devices share one or the devices are not placed."""
+    from hloscope.passes.sharding import _domains
+
+    if target is None or not placed:
+        return None
+    domain = _domains(mesh, target, n)
+    if domain is None or (domain < 0).any() or len(set(domain.tolist())) < 2:
+        return None
+    return domain
+
+
+def _hosts(target: TargetInfo) -> int | None:
+    if not target.devices:
+        return None
+    return len({(d.slice_index, d.process_index) for d in target.devices})
+
+
+def _flop_s(roofline: RooflineReport | None) -> float | None:
+    if roofline is None:
+        return None
+    return sum(e.compute_s * e.count for e in roofline.by_kernel.values())
+
+
 # --- the pass --------------------------------------------------------------------------------
 
 
@@ -411,18 +602,24 @@ def run(
     roofline: RooflineReport | None = None,
     shardings: Sequence[ShardingInfo] = (),
     peak_bytes: int | None = None,
+    target: TargetInfo | None = None,
 ) -> DevicesReport:
     """Per-device breakdown of a partitioned `module`.
 
     `sharding`: the collectives (`passes.sharding.run`); `cost`: FLOPs and bytes per step;
     `roofline`: compute / memory seconds on the chosen hardware; `shardings`: the capture's
     input and output shardings with global shapes (for padding of uneven splits);
-    `peak_bytes`: the memory pass's peak."""
+    `peak_bytes`: the memory pass's peak; `target`: the capture's target (each device's
+    kind, physical place, host and slice; links within a host / slice vs across)."""
     import numpy as np
 
     mesh = sharding.mesh
     n = sharding.num_devices
-    acc = _Accumulator(n)
+    host_transfers = sum(c.mode == "host transfer" for c in sharding.collectives)
+    places, place_note = _placement(mesh, target, n, host_transfers)
+    placed = target is not None and all(p is not None for p in places)
+    domain = _link_domains(mesh, target, n, placed)
+    acc = _Accumulator(n, domain)
     for c in sharding.collectives:
         acc.add(c)
     pinned = _pinned(module, n)
@@ -431,14 +628,19 @@ def run(
     mem_bytes = cost.executed.bytes_accessed if cost is not None else None
     compute_s = roofline.compute_s if roofline is not None else None
     memory_s = roofline.memory_s if roofline is not None else None
+    flop_s = _flop_s(roofline)
     timed = sharding.total_s is not None
     ids = np.arange(n, dtype=np.int64)
     coords = mesh.coords_of(ids).tolist() if mesh.axis_sizes else [[] for _ in range(n)]
     labels = sorted(acc.sent_by)
     sent_cols = {k: acc.sent_by[k].tolist() for k in labels}
     recv_cols = {k: acc.recv_by[k].tolist() for k in labels}
+    split = domain is not None
+    inter_cols = {k: acc.inter_by[k].tolist() for k in labels} if split else {}
     sent, recv = acc.sent.tolist(), acc.received.tolist()
+    inter_sent, inter_recv = acc.inter_sent.tolist(), acc.inter_received.tolist()
     secs, member, pads = acc.seconds.tolist(), acc.member.tolist(), pad.tolist()
+    fallback_kind = target.devices[0].kind if target is not None and target.devices else ""
     devices = tuple(
         DeviceBreakdown(
             id=i,
@@ -457,11 +659,26 @@ def run(
             padding_bytes=pads[i],
             pinned=tuple(pinned.get(i, ())),
             peak_bytes=peak_bytes,
+            flop_s=flop_s,
+            **_place_fields(places[i], fallback_kind),
+            inter_sent_bytes=inter_sent[i],
+            inter_received_bytes=inter_recv[i],
+            inter_bytes_by_axis={k: inter_cols[k][i] for k in labels} if split else {},
         )
         for i in range(n)
     )
+    link_domain = _domain_word(target)
     differences = _differences(acc, pad, uneven, pinned, n)
+    if split and n > 1 and np.ptp(acc.inter_sent) > 0:
+        hi, lo = int(np.argmax(acc.inter_sent)), int(np.argmin(acc.inter_sent))
+        differences.append(
+            f"traffic across {link_domain}s differs: device {hi} sends "
+            f"{acc.inter_sent[hi]:,.0f} B per step to other {link_domain}s, device {lo} "
+            f"{acc.inter_sent[lo]:,.0f} B (ring neighbours and pairs across the boundary)"
+        )
     notes = [SPMD_NOTE, *sharding.notes]
+    if place_note is not None:
+        notes.append(place_note)
     if not shardings:
         notes.append(
             "no global input/output shapes (bare HLO): padding of uneven shards is not computed"
@@ -477,7 +694,42 @@ def run(
         by_axis={k: float(acc.sent_by[k].max()) for k in labels},
         hardware=sharding.hardware,
         notes=tuple(notes),
+        target=target.name if target is not None else None,
+        device_kind=_device_kind(places, fallback_kind),
+        topology=target.topology if target is not None else "",
+        chips_per_host=target.chips_per_host if target is not None else (),
+        num_slices=target.num_slices if target is not None else 1,
+        hosts=_hosts(target) if target is not None else None,
+        placed=placed,
+        link_domain=link_domain,
+        domains=len(set(domain.tolist())) if domain is not None else 1,
+        by_axis_inter={k: float(acc.inter_by[k].max()) for k in labels} if split else {},
     )
+
+
+def _place_fields(d: DeviceInfo | None, kind: str) -> dict[str, Any]:
+    if d is None:
+        return {"kind": kind}
+    return {
+        "kind": d.kind or kind,
+        "physical_coords": d.coords,
+        "core_on_chip": d.core_on_chip,
+        "process_index": d.process_index,
+        "slice_index": d.slice_index,
+    }
+
+
+def _device_kind(places: Sequence[DeviceInfo | None], fallback: str) -> str:
+    kinds = sorted({p.kind for p in places if p is not None and p.kind})
+    return " + ".join(kinds) if kinds else fallback
+
+
+def _domain_word(target: TargetInfo | None) -> str | None:
+    """What `sharding._domains` groups devices by: slices on TPU and in multislice, hosts
+    elsewhere (the label only; the grouping itself is the sharding pass's)."""
+    if target is None:
+        return None
+    return "slice" if target.platform == "tpu" or target.num_slices > 1 else "host"
 
 
 def _differences(

@@ -76,6 +76,7 @@ def test_sample_on_target(target: str, program: str) -> None:
     check_cost_provenance(cap, spec)
     check_entry_parameters_are_shards(cap)
     check_collectives_along_mesh_axes(cap, program)
+    check_devices_view(cap, spec)
 
 
 # -- what the capture records ----------------------------------------------------------------
@@ -215,6 +216,77 @@ def check_collectives_along_mesh_axes(cap: Capture, program: str) -> None:
         assert "model" in set().union(*found.values()), found
 
 
+# -- the per-device view -----------------------------------------------------------------------
+
+
+def check_devices_view(cap: Capture, spec: ct.TargetSpec) -> None:
+    """`dump --view devices` shows the target's devices: each HLO device's chip, host and
+    slice (HLO device i is mesh position i), its kind, and the links it talks over."""
+    import io
+
+    from rich.console import Console
+
+    from hloscope.views import ViewOptions
+    from hloscope.views import devices as view
+
+    info = cap.target
+    assert info is not None
+    assert cap.mesh is not None
+    a = hloscope.analyze(cap)
+    r = a.devices
+    assert (r.target, r.placed, r.hosts, r.device_kind) == (
+        spec.name, True, spec.hosts, spec.device_kind,
+    )
+    by_id = {d.id: d for d in info.devices}
+    for d in r.devices:
+        assert d.global_id == cap.mesh.device_ids[d.id]
+        place = by_id[d.global_id]
+        assert (d.physical_coords, d.process_index, d.slice_index, d.kind) == (
+            place.coords, place.process_index, place.slice_index, place.kind,
+        )
+    # One slice (ICI spans its hosts) or one GPU board: every byte on the intra link.
+    assert (r.link_domain, r.domains) == ("slice" if spec.platform == "tpu" else "host", 1)
+    assert r.comm_matrix.inter_bytes == 0
+    # Compute: compute_s is the roofline's compute-bound time (0 when every kernel is
+    # memory-bound); flop_s, the FLOPs at peak, is never 0 for a program with FLOPs.
+    d0 = r.devices[0]
+    assert d0.compute_s == a.roofline.compute_s
+    assert d0.flops is not None
+    assert d0.flops > 0
+    assert d0.flop_s is not None
+    assert d0.flop_s > 0
+    out = io.StringIO()
+    view.render(a, Console(file=out, width=120, color_system=None), ViewOptions(top=64))
+    text = out.getvalue()
+    assert f"target {spec.name} · {spec.device_kind}" in text
+    # The placement table's first row: device 0, its global id, mesh coords, chip coords.
+    d = r.devices[0]
+    cells = [str(d.id), str(d.global_id), ",".join(map(str, d.coords)),
+             ",".join(map(str, info.devices[0].coords))]
+    assert any(line.split()[:4] == cells for line in text.splitlines()), text
+
+
+def test_devices_split_traffic_across_two_gpu_hosts() -> None:
+    _need("h100x16")
+    cap = hloscope.capture("sample:mlp", target="h100x16")
+    a = hloscope.analyze(cap)
+    r = a.devices
+    assert (r.hosts, r.link_domain, r.domains, r.placed) == (2, "host", 2, True)
+    host = [d.process_index for d in r.devices]
+    assert host == [0] * 8 + [1] * 8
+    m = r.comm_matrix
+    assert m.inter.tolist() == [host[s] != host[t] for s, t in zip(m.src, m.dst, strict=True)]
+    assert 0 < m.inter_bytes < m.total_bytes
+    # The same decision as the collectives' links: a label moves bytes across hosts exactly
+    # when its collectives are timed on the inter-host link.
+    crossing = {k for d in r.devices for k, v in d.inter_bytes_by_axis.items() if v > 0}
+    timed_inter = {
+        c.axes_label for c in a.sharding.collectives if c.link_scope == "inter" and c.sent_bytes
+    }
+    assert crossing == timed_inter
+    assert crossing
+
+
 # -- targets beyond the three ----------------------------------------------------------------
 
 
@@ -228,6 +300,12 @@ def test_multislice_puts_slices_on_the_first_axis() -> None:
     by_position = {i: d.slice_index for i, d in enumerate(info.devices)}
     # data=8: the first half of the data axis on slice 0, the second on slice 1 (DCN).
     assert [by_position[i] for i in range(8)] == [0] * 4 + [1] * 4
+    # libtpu compiles one slice's program (4 devices); the devices view says so rather than
+    # placing the ids on chips it cannot tell apart.
+    r = hloscope.analyze(cap).devices
+    assert r.num_slices == 2
+    assert not r.placed
+    assert any("one slice's program: 4 devices" in n for n in r.notes), r.notes
 
 
 def test_mesh_option_resizes_the_programs_mesh() -> None:
