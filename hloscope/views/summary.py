@@ -23,27 +23,22 @@ if TYPE_CHECKING:
 
 SCHEMA = "hloscope.dump/1"
 
-COLLECTIVES = (
-    "all-gather",
-    "all-reduce",
-    "all-to-all",
-    "ragged-all-to-all",
-    "collective-permute",
-    "collective-broadcast",
-    "reduce-scatter",
-)
-"""Collective opcodes; `-start` forms count as their collective, `-done` halves are not
-counted again."""
+
+def collective_counts(module: Module) -> dict[str, int]:
+    """Collectives by kind, counted as the collectives inventory (`Analysis.sharding`,
+    `by_kind`) counts them: an async pair, TPU's start / continuation / done fusions of one
+    transfer, and a send with the recv of its channel are one collective each. Only the
+    finding step of the sharding pass runs (milliseconds), not its analysis."""
+    from hloscope.passes.sharding import KINDS, find_collectives
+
+    counts = Counter(f.kind for f in find_collectives(module))
+    return {kind: counts[kind] for kind in KINDS if counts[kind]}
 
 
 def module_facts(module: Module) -> dict[str, Any]:
     """Sizes of the optimized module from the IR."""
     opcodes: Counter[str] = Counter(i.opcode for _, i in module.instructions())
-    collectives: dict[str, int] = {}
-    for kind in COLLECTIVES:
-        n = opcodes.get(kind, 0) + opcodes.get(f"{kind}-start", 0)
-        if n:
-            collectives[kind] = n
+    collectives = collective_counts(module)
     return {
         "name": module.name,
         "num_partitions": module.num_partitions,
