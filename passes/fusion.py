@@ -370,6 +370,7 @@ class _Builder:
         self.source_of = source_of
         self._src_cache: dict[tuple[str, str], SourceLoc | None] = {}
         self.functions: dict[str, str] = {}
+        self._ops_by_line: dict[tuple[str, int], dict[str | None, list[int]]] = {}
 
     def loc(self, comp: Computation, ins: Instruction) -> SourceLoc | None:
         """The instruction's SourceLoc (None when it has none)."""
@@ -449,10 +450,18 @@ class _Builder:
             src = self.loc(c, i)
             if src is None or not src.file:
                 continue
-            ops = self.stablehlo.ops_at(src.file, src.line)
-            named = [op for op in ops if op.name_stack and op.name_stack == i.op_name]
-            for op in named or ops:
-                found.setdefault(op.id)
+            by_stack = self._ops_by_line.get((src.file, src.line))
+            if by_stack is None:
+                by_stack = {}
+                for op in self.stablehlo.ops_at(src.file, src.line):
+                    if op.dialect == "func":
+                        continue  # call/return plumbing, not computation
+                    by_stack.setdefault(op.name_stack, []).append(op.id)
+                    by_stack.setdefault(None, []).append(op.id)
+                self._ops_by_line[(src.file, src.line)] = by_stack
+            # Ops of this line with the instruction's op_name; else every op of the line.
+            for op_id in by_stack.get(i.op_name or None) or by_stack.get(None, ()):
+                found.setdefault(op_id)
         return tuple(found)
 
 
