@@ -302,7 +302,12 @@ def _mesh_groups(cur: Cursor, pos: int, end: int) -> ReplicaGroups:
                          mesh_selected=tuple(selected))
 
 
-def mesh_groups(axes: list[tuple[str, int]], selected: list[str]) -> tuple[tuple[int, ...], ...] | None:
+def mesh_groups(axes: list[tuple[str, int]],
+                selected: list[str]) -> tuple[tuple[int, ...], ...] | None:
+    """Groups of a mesh-form replica group list, as XLA's MeshAxesReplicaGroupList makes them
+    (xla/hlo/ir/replica_group.cc): the device array (iota) reshaped to the axis sizes, the
+    selected axes transposed to the end in their listed order, cut into groups. None when the
+    mesh is too large to expand."""
     sizes = [s for _, s in axes]
     total = 1
     for s in sizes:
@@ -334,7 +339,7 @@ def input_output_alias(cur: Cursor, pos: int, end: int) -> tuple[InputOutputAlia
         out_index, p = int_list_at(cur, p, "{", "}")
         p = cur.expect(p, ":")
         p = cur.expect(p, "(")
-        param, p = cur.int(p, "a parameter number")
+        param, p = cur.integer(p, "a parameter number")
         p = cur.expect(p, ",")
         param_index, p = int_list_at(cur, p, "{", "}")
         kind = "may-alias"

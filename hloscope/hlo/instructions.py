@@ -168,39 +168,18 @@ class Body:
         root, name, shape_text, opcode, ops = m.groups()
         if opcode not in OPCODES:
             return False
-        shape = shape_cache.get(shape_text)
-        if shape is None:
-            shape, stop = parse_shape_at(self.cur, m.start(3))
-            if stop != m.end(3):
-                return False
-            if len(shape_cache) < 1_000_000:
-                shape_cache[shape_text] = shape
+        shape = shape_cache.get(shape_text) or self._fast_shape(m)
         kw: dict[str, Any] = {}
-        operands: tuple[str, ...] = ()
-        if opcode == "parameter":
-            if _DIGITS_RE.fullmatch(ops) is None:
-                return False
-            kw["parameter_number"] = int(ops)
-        elif opcode == "constant":
-            if not ops.strip():
-                return False
-            kw["literal"] = ops.strip()
-        elif ops:
-            if _OPERAND_NAMES_RE.fullmatch(ops) is not None:
-                operands = tuple(_SPLIT_OPERANDS_RE.split(ops[1:] if ops[0] == "%" else ops))
-            elif _SHAPED_OPERANDS_RE.fullmatch(ops) is not None:
-                operands = tuple(_SHAPED_OPERAND_RE.findall(ops))
-            else:
-                return False
+        operands = _fast_operands(opcode, ops, kw)
+        if shape is None or operands is None:
+            return False
         text = self.text
         end = m.end()
         attributes: list[tuple[str, str]] = []
         called: list[tuple[int, str, int]] = []
         if text.startswith(",", end):
             end = self._fast_attributes(end, opcode, kw, attributes, called)
-            if end < 0:
-                return False
-        eol = _EOL_RE.match(text, end)
+        eol = _EOL_RE.match(text, end) if end >= 0 else None
         if eol is None:
             return False
         self._end = eol.end()
@@ -209,6 +188,15 @@ class Body:
         self.add(name, opcode, shape, operands, attributes, called, kw, pos, self.line,
                  root is not None)
         return True
+
+    def _fast_shape(self, m: re.Match[str]) -> Shape | None:
+        """Parse (and cache) a shape spelling seen for the first time."""
+        shape, stop = parse_shape_at(self.cur, m.start(3))
+        if stop != m.end(3):
+            return None
+        if len(shape_cache) < 1_000_000:
+            shape_cache[m.group(3)] = shape
+        return shape
 
     def _fast_attributes(self, start: int, opcode: str, kw: dict[str, Any],
                          attributes: list[tuple[str, str]],
@@ -279,7 +267,7 @@ class Body:
     def _operands(self, p: Parsed, pos: int) -> int:
         cur, text = self.cur, self.text
         if p.opcode == "parameter":
-            num, pos = cur.int(pos, "a parameter number")
+            num, pos = cur.integer(pos, "a parameter number")
             if num < 0:
                 cur.fail(pos, "parameter number must be >= 0")
             p.kw["parameter_number"] = num
@@ -339,20 +327,12 @@ class Body:
         for op in operands:
             if op not in by_name:
                 self._missing(name, pos, op, "operand")
-        if "control_predecessors" in kw:
-            for op in kw["control_predecessors"]:
-                if op not in by_name:
-                    self._missing(name, pos, op, "control predecessor")
-        if opcode == "parameter":
-            self._parameter(name, pos, kw["parameter_number"])
-        if shape is None:
-            shape = self._infer(name, pos, opcode, operands, attributes)
-        if opcode in _REBUILT_SHAPES:
-            shape = xla_fixed_shape(opcode, shape, [by_name[o].shape for o in operands]) or shape
+        if kw:
+            self._check_kw(name, pos, kw)
+        if shape is None or opcode in _REBUILT_SHAPES:
+            shape = self._xla_shape(name, pos, opcode, shape, operands, attributes)
         if is_root:
-            if self.root is not None:
-                self.cur.fail(pos, f"computation {self.name} has a second ROOT")
-            self.root = name
+            self._set_root(name, pos)
         values = _DEFAULTS.copy()
         values[0], values[1], values[2], values[3] = name, opcode, shape, operands
         if attributes:
@@ -366,6 +346,28 @@ class Body:
         ins = _make_instruction(*values)
         by_name[name] = ins
         self.built.append(ins)
+
+    def _xla_shape(self, name: str, pos: int, opcode: str, shape: Shape | None,
+                   operands: tuple[str, ...], attributes: list[tuple[str, str]]) -> Shape:
+        """The shape XLA gives an instruction whose shape is omitted or rebuilt."""
+        if shape is None:
+            shape = self._infer(name, pos, opcode, operands, attributes)
+        if opcode in _REBUILT_SHAPES:
+            shapes = [self.by_name[o].shape for o in operands]
+            shape = xla_fixed_shape(opcode, shape, shapes) or shape
+        return shape
+
+    def _set_root(self, name: str, pos: int) -> None:
+        if self.root is not None:
+            self.cur.fail(pos, f"computation {self.name} has a second ROOT")
+        self.root = name
+
+    def _check_kw(self, name: str, pos: int, kw: dict[str, Any]) -> None:
+        for op in kw.get("control_predecessors", ()):
+            if op not in self.by_name:
+                self._missing(name, pos, op, "control predecessor")
+        if "parameter_number" in kw:
+            self._parameter(name, pos, kw["parameter_number"])
 
     def _called(self, called: list[tuple[int, str, int]]) -> tuple[str, ...]:
         for _, c, cpos in called:
@@ -408,6 +410,28 @@ class Body:
             root = built[-1].name
             self.by_name[root] = built[-1]
         return tuple(built), root, tuple(params[i] for i in range(len(params)))
+
+
+def _fast_operands(opcode: str, ops: str, kw: dict[str, Any]) -> tuple[str, ...] | None:
+    """Operand names from the text between the parentheses (parameter number and constant
+    literal into `kw`); None when the general path must read them."""
+    if opcode == "parameter":
+        if _DIGITS_RE.fullmatch(ops) is None:
+            return None
+        kw["parameter_number"] = int(ops)
+        return ()
+    if opcode == "constant":
+        if not ops.strip():
+            return None
+        kw["literal"] = ops.strip()
+        return ()
+    if not ops:
+        return ()
+    if _OPERAND_NAMES_RE.fullmatch(ops) is not None:
+        return tuple(_SPLIT_OPERANDS_RE.split(ops[1:] if ops[0] == "%" else ops))
+    if _SHAPED_OPERANDS_RE.fullmatch(ops) is not None:
+        return tuple(_SHAPED_OPERAND_RE.findall(ops))
+    return None
 
 
 def attr_head(cur: Cursor, pos: int) -> tuple[str, int, int]:

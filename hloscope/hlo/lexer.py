@@ -99,7 +99,7 @@ class Cursor:
             self.error(pos, what)
         return m.group(), m.end()
 
-    def int(self, pos: int, what: str = "an integer") -> tuple[int, int]:
+    def integer(self, pos: int, what: str = "an integer") -> tuple[int, int]:
         pos = self.skip_ws(pos)
         m = INT_RE.match(self.text, pos)
         if m is None:

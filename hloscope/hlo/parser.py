@@ -64,7 +64,8 @@ def _header_starts(text: str) -> list[int]:
     while i >= 0:
         line = text.rfind("\n", 0, i) + 1
         after = text[i + 9 : i + 10]
-        if not text[line:i].strip(" \t") and not (after.isalnum() or after in "_.-" and after):
+        keyword = not after or not (after.isalnum() or after in "_.-")
+        if keyword and not text[line:i].strip(" \t"):
             out.append(line)
         i = text.find("HloModule", i + 9)
     return out
@@ -304,10 +305,10 @@ class _ModuleParser:
             self.entry = name
         self.comp_lines[name] = line
         # Built once roles are known (they need the whole call graph).
-        self.computations.append(dict(
-            name=name, instructions=instructions, root=root, is_entry=is_entry,
-            parameters=params, by_name=body.by_name, line=line,
-            execution_thread=execution_thread))
+        self.computations.append({
+            "name": name, "instructions": instructions, "root": root, "is_entry": is_entry,
+            "parameters": params, "by_name": body.by_name, "line": line,
+            "execution_thread": execution_thread})
         return pos
 
     def _signature(self, pos: int) -> int:

@@ -107,11 +107,20 @@ def _attributes(comp: Computation, ins: Instruction) -> Iterator[str]:
     for key, raw in ins.attributes:
         yield f"{key}={raw}"
     yield from _called(comp, ins)
+    yield from _collective_attributes(ins)
+    yield from _common_attributes(ins)
+
+
+def _collective_attributes(ins: Instruction) -> Iterator[str]:
     if ins.replica_groups is not None:
         yield "replica_groups=" + format_replica_groups(ins.replica_groups)
     if ins.source_target_pairs is not None:
         yield "source_target_pairs={" + ",".join(
             f"{{{a},{b}}}" for a, b in ins.source_target_pairs) + "}"
+
+
+
+def _common_attributes(ins: Instruction) -> Iterator[str]:
     if ins.control_predecessors:
         yield "control-predecessors={" + ", ".join(
             "%" + n for n in ins.control_predecessors) + "}"

@@ -30,10 +30,8 @@ def call_roles(ins: Instruction) -> Iterable[tuple[str, Role]]:
         yield c, role
 
 
-def computation_roles(comps: Sequence[tuple[str, Sequence[Instruction]]],
-                      entry: str) -> dict[str, Role]:
-    """Role of each computation given (name, instructions) in text order."""
-    instrs = dict(comps)
+def _live(instrs: dict[str, Sequence[Instruction]], entry: str) -> set[str]:
+    """Computations reachable from the entry."""
     live = {entry}
     todo = [entry]
     while todo:
@@ -42,6 +40,13 @@ def computation_roles(comps: Sequence[tuple[str, Sequence[Instruction]]],
                 if c not in live:
                     live.add(c)
                     todo.append(c)
+    return live
+
+
+def computation_roles(comps: Sequence[tuple[str, Sequence[Instruction]]],
+                      entry: str) -> dict[str, Role]:
+    """Role of each computation given (name, instructions) in text order."""
+    live = _live(dict(comps), entry)
     found: dict[str, set[Role]] = {entry: {Role.ENTRY}}
     for name, body in comps:
         if name not in live:

@@ -127,7 +127,7 @@ def _int_list(cur: Cursor, pos: int, close: tuple[str, ...]) -> tuple[tuple[int,
     if text.startswith(close, pos):
         return (), pos
     while True:
-        v, pos = cur.int(pos)
+        v, pos = cur.integer(pos)
         out.append(v)
         pos = cur.skip_ws(pos)
         if not text.startswith(",", pos):
@@ -154,7 +154,7 @@ def _layout_at(cur: Cursor, pos: int) -> tuple[Layout, int]:
             if kind == "T":
                 tiles, pos = _tiles_at(cur, pos + 1)
             elif kind in ("E", "S"):
-                v, pos = cur.int(item.end())
+                v, pos = cur.integer(item.end())
                 pos = cur.expect(pos, ")")
                 if kind == "E":
                     element_bits = v
@@ -279,5 +279,5 @@ def format_shape(shape: Shape, *, layout: bool = True) -> str:
     return s
 
 
-__all__ = ["ARRAY_SHAPE_RE", "UNBOUNDED", "format_layout", "format_shape", "parse_shape",
-           "parse_shape_at", "INT_RE"]
+__all__ = ["ARRAY_SHAPE_RE", "INT_RE", "UNBOUNDED", "format_layout", "format_shape",
+           "parse_shape", "parse_shape_at", "shape_cache"]

@@ -104,7 +104,7 @@ def _item_at(cur: Cursor, pos: int, acc: _Single) -> int:
         acc.last_tile_dims = ("replicated",)
         return end
     if word in ("shard_as", "shard_like"):
-        _, end = cur.int(end, f"an integer after {word}")
+        _, end = cur.integer(end, f"an integer after {word}")
         acc.extra.append(text[pos:end])
         return end
     if not text.startswith("=", end):
@@ -119,7 +119,7 @@ def _keyed_item_at(cur: Cursor, pos: int, word: str, vpos: int, acc: _Single) ->
         acc.tiles, end = _tile_assignment_at(cur, vpos)
         return end
     if word == "device":
-        acc.device, end = cur.int(vpos, "a device number")
+        acc.device, end = cur.integer(vpos, "a device number")
         return end
     if word == "last_tile_dims":
         acc.last_tile_dims, end = _last_tile_dims_at(cur, vpos)

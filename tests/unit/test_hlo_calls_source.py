@@ -40,7 +40,8 @@ StackFrames
   %t = (s32[], f32[4]) parameter(0)
   %i = s32[] get-tuple-element(%t), index=0
   %x = f32[4] get-tuple-element(%t), index=1
-  %f = f32[4] fusion(%x), kind=kLoop, calls=%fused, metadata={op_name="jit(f)/while/body/neg" stack_frame_id=2}
+  %f = f32[4] fusion(%x), kind=kLoop, calls=%fused,
+    metadata={op_name="jit(f)/while/body/neg" stack_frame_id=2}
   ROOT %r = (s32[], f32[4]) tuple(%i, %f)
 }
 
@@ -59,10 +60,12 @@ ENTRY %main (x: f32[4]) -> f32[] {
   %x = f32[4] parameter(0)
   %z = s32[] constant(0)
   %init = (s32[], f32[4]) tuple(%z, %x)
-  %w = (s32[], f32[4]) while(%init), condition=%cond, body=%body, backend_config={"known_trip_count":{"n":"5"}}
+  %w = (s32[], f32[4]) while(%init), condition=%cond, body=%body,
+    backend_config={"known_trip_count":{"n":"5"}}
   %y = f32[4] get-tuple-element(%w), index=1
   %c = f32[] constant(0)
-  ROOT %sum = f32[] reduce(%y, %c), dimensions={0}, to_apply=%add, metadata={op_name="jit(f)/reduce_sum" source_file="/src/model.py" source_line=40}
+  ROOT %sum = f32[] reduce(%y, %c), dimensions={0}, to_apply=%add,
+    metadata={op_name="jit(f)/reduce_sum" source_file="/src/model.py" source_line=40}
 }
 """
 
@@ -84,7 +87,7 @@ def test_trip_count_and_execution_counts() -> None:
 
 
 def test_unknown_trip_count_counts_once_and_is_listed() -> None:
-    m = hlo.parse(LOOP.replace(', backend_config={"known_trip_count":{"n":"5"}}', ""))
+    m = hlo.parse(LOOP.replace(',\n    backend_config={"known_trip_count":{"n":"5"}}', ""))
     assert calls.trip_count(m.entry_computation["w"]) is None
     assert calls.execution_counts(m)["body"] == 1
     assert calls.unknown_trip_counts(m) == ("w",)

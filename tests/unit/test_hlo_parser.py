@@ -20,7 +20,8 @@ HloModule m, is_scheduled=true, num_partitions=4
 ENTRY %main (p: f32[8,16]) -> f32[8] {
   %p = f32[8,16]{1,0} parameter(0), sharding={devices=[4,1]<=[4]}
   %c = f32[] constant(0)
-  ROOT %r = f32[8]{0} reduce(%p, %c), dimensions={1}, to_apply=%add, metadata={op_type="reduce_sum" op_name="jit(f)/reduce_sum" stack_frame_id=2}
+  ROOT %r = f32[8]{0} reduce(%p, %c), dimensions={1}, to_apply=%add,
+    metadata={op_type="reduce_sum" op_name="jit(f)/reduce_sum" stack_frame_id=2}
 }
 """
 
@@ -28,34 +29,44 @@ ENTRY %main (p: f32[8,16]) -> f32[8] {
 def test_simple_module_structure() -> None:
     m = hlo.parse(SIMPLE)
     assert m.name == "m"
-    assert m.is_scheduled and m.num_partitions == 4
+    assert m.is_scheduled
+    assert m.num_partitions == 4
     assert [c.name for c in m.computations] == ["add", "main"]
     assert m.entry == "main"
     main = m.entry_computation
-    assert main.is_entry and main.role is Role.ENTRY
+    assert main.is_entry
+    assert main.role is Role.ENTRY
     assert m.computation("add").role is Role.REDUCER
     r = main["r"]
-    assert r.opcode == "reduce" and r.operands == ("p", "c") and r.is_root
-    assert r.shape.dims == (8,) and r.shape.layout is not None
+    assert r.opcode == "reduce"
+    assert r.operands == ("p", "c")
+    assert r.is_root
+    assert r.shape.dims == (8,)
+    assert r.shape.layout is not None
     assert r.called == ("add",)
     assert r.attr("dimensions") == "{1}"
-    assert r.metadata is not None and r.metadata.op_name == "jit(f)/reduce_sum"
+    assert r.metadata is not None
+    assert r.metadata.op_name == "jit(f)/reduce_sum"
     assert r.metadata.stack_frame_id == 2
     assert r.line == 12
     assert main["c"].literal == "0"
     assert main["p"].parameter_number == 0
-    assert main["p"].sharding is not None and main["p"].sharding.kind is ShardingKind.TILED
+    assert main["p"].sharding is not None
+    assert main["p"].sharding.kind is ShardingKind.TILED
     assert main.parameters == ("p",)
 
 
 def test_headerless_entry_named_like_xla() -> None:
     m = hlo.parse("ENTRY e {\n  p = f32[2] parameter(0)\n  ROOT n = f32[2] negate(p)\n}\n")
-    assert m.name == "module_e" and not m.has_header and m.entry == "e"
+    assert m.name == "module_e"
+    assert not m.has_header
+    assert m.entry == "e"
 
 
 def test_headerless_single_computation_is_entry() -> None:
     m = hlo.parse("e {\n  p = f32[2] parameter(0)\n  ROOT n = f32[2] negate(p)\n}\n")
-    assert m.entry == "e" and m.entry_computation.is_entry
+    assert m.entry == "e"
+    assert m.entry_computation.is_entry
 
 
 def test_tuple_shape_with_index_comments() -> None:
@@ -84,7 +95,9 @@ def test_replica_group_forms(text: str, form: GroupsForm, groups: tuple[tuple[in
         f"ENTRY e {{\n  p = f32[8] parameter(0)\n  ROOT ar = f32[8] all-reduce(p), "
         f"replica_groups={text}, to_apply=%add\n}}\n")
     rg = m.entry_computation["ar"].replica_groups
-    assert rg is not None and rg.form is form and rg.groups == groups
+    assert rg is not None
+    assert rg.form is form
+    assert rg.groups == groups
 
 
 def test_multi_module_needs_a_choice() -> None:
