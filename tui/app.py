@@ -227,9 +227,15 @@ class HloscopeApp(App[int]):
         if isinstance(screen, TextScreen):
             screen.goto_instruction(name)
 
-    def open_stablehlo_line(self, line: int) -> None:
+    def open_stablehlo_op(self, op_id: int) -> None:
+        """The StableHLO text at an op (by the reader's op id)."""
         from hloscope.tui.screens.text import TextScreen
 
+        index = self.reports.value("stablehlo_index")
+        line = index.line_of(op_id) if index is not None else None
+        if line is None:
+            self.notify("this op's line in the StableHLO text is not known", timeout=3)
+            return
         screen = self._mode_screen("text")
         if isinstance(screen, TextScreen):
             screen.goto_stablehlo(line)

@@ -59,6 +59,19 @@ def _index(a: Analysis) -> Any:
     return build_index(a.module, a.capture.hlo or "")
 
 
+def _source(a: Analysis) -> Any:
+    # The per-line report of passes/source.py (Analysis has no property for it yet).
+    from hloscope.passes import source
+
+    return source.run(a.module, cost=a.cost, fusion=a.fusion, roofline=a.roofline)
+
+
+def _stablehlo_index(a: Analysis) -> Any:
+    from hloscope.tui.mlir_index import op_lines
+
+    return op_lines(a.stablehlo, (a.capture.stablehlo or "").splitlines())
+
+
 def _stablehlo_lines(a: Analysis) -> Any:
     return tuple((a.capture.stablehlo or "").splitlines())
 
@@ -76,7 +89,9 @@ COMPUTE: dict[str, tuple[Callable[[Analysis], Any], bool]] = {
     "roofline": (_attr("roofline"), True),
     "sharding": (_attr("sharding"), True),
     "devices": (_attr("devices"), True),
+    "source": (_source, True),
     "index": (_index, False),
+    "stablehlo_index": (_stablehlo_index, False),
     "hlo_lines": (_hlo_lines, False),
     "stablehlo_lines": (_stablehlo_lines, False),
 }

@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 from textual import work
 from textual.binding import Binding, BindingType
 from textual.widget import Widget
-from textual.widgets import Static
 
 from hloscope.tui import source_info
 from hloscope.tui.screens.base import HloscopeScreen
@@ -20,7 +19,8 @@ from hloscope.tui.widgets.vtable import Row, VirtualTable
 class SourceScreen(HloscopeScreen):
     MODE = "source"
     SCREEN_TITLE = "Source"
-    NEEDS: ClassVar[tuple[str, ...]] = ("fusion", "roofline", "stablehlo")
+    NEEDS: ClassVar[tuple[str, ...]] = ("source", "fusion", "roofline", "stablehlo",
+                                        "stablehlo_index")
     HELP = (
         "Python lines ranked by the estimated time of the kernels they contribute to (a kernel "
         "fusing several lines counts for each of them, so shares can add up to more than "
@@ -37,6 +37,7 @@ class SourceScreen(HloscopeScreen):
         super().__init__()
         self.lines: list[source_info.SourceLine] = []
         self.open_keys: set[str] = set()
+        self._want: str | None = None
 
     def compose_body(self) -> Iterable[Widget]:
         yield Line(id="s-summary", classes="summary")
@@ -56,26 +57,30 @@ class SourceScreen(HloscopeScreen):
     def refresh_data(self) -> None:
         if not self.is_mounted:
             return
-        fusion = self.value("fusion")
-        summary = self.query_one("#s-summary", Static)
-        if fusion is None:
-            st = self.state("fusion")
+        report, fusion = self.value("source"), self.value("fusion")
+        summary = self.query_one("#s-summary", Line)
+        if report is None or fusion is None:
+            st = self.state("source") if report is None else self.state("fusion")
             summary.update(state_text(st, "source lines"))
             self.table.set_rows([])
             self.table.empty_text = state_text(st, "source lines").plain
             return
-        self._build(fusion, self.value("roofline"), self.value("stablehlo"))
+        self._build(report, fusion, self.value("roofline"), self.value("stablehlo"))
 
     @work(thread=True, exclusive=True, group="source-rows")
-    def _build(self, fusion: Any, roof: Any, stable: Any) -> None:
-        lines = source_info.source_lines(fusion, roof, stable)
-        self.app.call_from_thread(self._show, lines)
+    def _build(self, report: Any, fusion: Any, roof: Any, stable: Any) -> None:
+        lines = source_info.source_lines(report, fusion, roof, stable)
+        self.app.call_from_thread(self._show, report, lines)
 
-    def _show(self, lines: list[source_info.SourceLine]) -> None:
+    def _show(self, report: Any, lines: list[source_info.SourceLine]) -> None:
         self.lines = lines
         self._render_rows()
-        summary = source_info.summary(lines, self.state("roofline"), self.state("stablehlo"))
-        self.query_one("#s-summary", Static).update(summary)
+        summary = source_info.summary(report, lines, self.state("roofline"),
+                                      self.state("stablehlo"))
+        self.query_one("#s-summary", Line).update(summary)
+        if self._want is not None:
+            self.table.find_key(("line", self._want))
+            self._want = None
         self.table.empty_text = "no source locations in this program's metadata"
         if self.focused is None:
             self.table.focus()
@@ -114,7 +119,7 @@ class SourceScreen(HloscopeScreen):
         elif kind == "kernel":
             self.hs.open_kernel(value)
         elif kind == "stablehlo":
-            self.hs.open_stablehlo_line(int(value))
+            self.hs.open_stablehlo_op(int(value))
 
     def open_line(self, key: str) -> None:
         """Unfold and show one source line (from the Overview)."""
@@ -124,6 +129,7 @@ class SourceScreen(HloscopeScreen):
             self.table.find_key(("line", key))
         else:
             self._want = key
+        self.table.focus()
 
     def search_changed(self, text: str) -> None:
         self.table.set_filter(text)

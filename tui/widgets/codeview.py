@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
+from functools import partial
 from typing import ClassVar, Literal
 
 from rich.segment import Segment
@@ -179,6 +180,19 @@ class CodeView(ScrollView, can_focus=True):
         self._cache.clear()
         self._update_virtual_size()
         self.cursor_line = 0
+        if len(lines) > 5000 and self.is_mounted:
+            # The search index of a big text (~0.1 s for 100k lines) is built off the UI
+            # thread, so the first keystroke of a search does not pay for it.
+            self.run_worker(partial(self._build_index, lines), thread=True, exclusive=True,
+                            group="code-index", exit_on_error=False)
+
+    def _build_index(self, lines: Sequence[str]) -> None:
+        text, starts = _search_index(lines)
+        self.app.call_from_thread(self._index_ready, lines, text, starts)
+
+    def _index_ready(self, lines: Sequence[str], text: str, starts: list[int]) -> None:
+        if lines is self.lines and not self._starts:
+            self._text, self._starts = text, starts
 
     def set_marks(self, marks: frozenset[int]) -> None:
         self.marks = marks
@@ -253,13 +267,7 @@ class CodeView(ScrollView, can_focus=True):
     def _ensure_index(self) -> None:
         if self._starts or not self.lines:
             return
-        self._text = "\n".join(self.lines).lower()
-        starts = [0]
-        pos = 0
-        for s in self.lines:
-            pos += len(s) + 1
-            starts.append(pos)
-        self._starts = starts
+        self._text, self._starts = _search_index(self.lines)
 
     def search(self, query: str, *, direction: int = 1, from_next: bool = False) -> int | None:
         """Move to the next line holding `query` (case-insensitive), wrapping around.
@@ -345,3 +353,14 @@ class CodeView(ScrollView, can_focus=True):
                 strip.cell_length,
             )
         return strip
+
+
+def _search_index(lines: Sequence[str]) -> tuple[str, list[int]]:
+    """The text lower-cased in one string (str.find is C-fast), and each line's offset."""
+    lowered = [line.lower() for line in lines]  # per line: lower() may change a length
+    starts = [0]
+    pos = 0
+    for line in lowered:
+        pos += len(line) + 1
+        starts.append(pos)
+    return "\n".join(lowered), starts

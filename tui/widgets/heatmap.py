@@ -4,7 +4,7 @@ reads with NO_COLOR too."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -40,37 +40,6 @@ class Grid:
         return None
 
 
-def grid_of_mesh(
-    axis_names: Sequence[str], axis_sizes: Sequence[int], device_ids: Sequence[int]
-) -> Grid:
-    """Rows over the first mesh axis, columns over the product of the others (row-major)."""
-    if not axis_sizes:
-        return Grid("", "", ("",), ("",), ((device_ids[0] if device_ids else 0,),))
-    rows_n = axis_sizes[0]
-    cols_n = len(device_ids) // max(1, rows_n)
-    rest_names = list(axis_names[1:])
-    rest_sizes = list(axis_sizes[1:])
-    col_labels = []
-    for c in range(cols_n):
-        coords = []
-        rem = c
-        for s in reversed(rest_sizes):
-            coords.append(rem % s)
-            rem //= s
-        coords.reverse()
-        col_labels.append(",".join(str(x) for x in coords) if coords else "")
-    devices = tuple(
-        tuple(device_ids[r * cols_n + c] for c in range(cols_n)) for r in range(rows_n)
-    )
-    return Grid(
-        row_title=f"{axis_names[0]}=",
-        col_title=(",".join(rest_names) + "=") if rest_names else "",
-        row_labels=tuple(str(r) for r in range(rows_n)),
-        col_labels=tuple(col_labels),
-        devices=devices,
-    )
-
-
 class MeshHeatmap(Widget, can_focus=True):
     """Arrow keys move between devices; Enter (or a click) selects one."""
 
@@ -87,6 +56,7 @@ class MeshHeatmap(Widget, can_focus=True):
     """
 
     cursor: reactive[tuple[int, int]] = reactive((0, 0), init=False)
+    """(row, column) of the selected cell."""
 
     class DeviceHighlighted(Message):
         def __init__(self, heatmap: MeshHeatmap, device: int) -> None:
@@ -193,6 +163,9 @@ class MeshHeatmap(Widget, can_focus=True):
         for r, row in enumerate(g.devices):
             out.append(f"{g.row_title}{g.row_labels[r]}".ljust(lw), style="bold")
             for c, dev in enumerate(row):
+                if dev < 0:  # no device at this mesh position
+                    out.append(" " * cw + " ")
+                    continue
                 v = self.values.get(dev)
                 frac = (v / top) if (v is not None and top > 0) else 0.0
                 shade = _SHADES[min(4, max(1 if (v or 0) > 0 else 0, round(frac * 4)))]

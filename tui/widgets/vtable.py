@@ -366,7 +366,7 @@ class VirtualTable(ScrollView, can_focus=True):
             if isinstance(cell, Bar):
                 piece = render_bar(cell, w)
             else:
-                piece = cell.copy()
+                piece = (Text("  " * depth) + cell) if (i == 0 and depth) else cell.copy()
                 piece.no_wrap = True
                 piece.truncate(w, overflow="ellipsis")
                 if col.align == "right":
