@@ -14,7 +14,7 @@ The rule table lives in `passes/cost_rules.py`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hloscope.hlo.calls import execution_counts, trip_count
@@ -95,18 +95,21 @@ class CostReport:
     devices: int = 1
     """Devices running this program (partitions x replicas); every figure here is per
     device."""
-    _index: Mapping[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     def cost_of(self, name: str, computation: str | None = None) -> OpCost:
-        """Standalone cost of an instruction by name (and computation, when names repeat)."""
-        if computation is not None:
-            key = self._index.get((computation, name))
-            if key is not None:
-                return self.per_instruction[key]
-        return self.per_instruction[name]
+        """Standalone cost of an instruction by name (and computation, when names repeat).
+        KeyError when there is no such instruction."""
+        return self.per_instruction[self.key_of(computation, name) if computation else name]
 
     def key_of(self, computation: str, name: str) -> str:
-        return self._index[(computation, name)]
+        """The `per_instruction` key of an instruction of a computation."""
+        loc = self.locations.get(name)
+        if loc is not None and loc[0] == computation:
+            return name
+        key = f"{computation}/{name}"
+        if key not in self.locations:
+            raise KeyError(key)
+        return key
 
     @property
     def all_devices(self) -> OpCost:
@@ -144,7 +147,7 @@ class _Costing:
 
     def __init__(self, module: Module) -> None:
         self.module = module
-        self.instr: dict[tuple[str, str], OpCost] = {}
+        self.instr: dict[int, OpCost] = {}
         self.comp: dict[str, OpCost] = {}
         self._users: dict[str, Mapping[str, tuple[Instruction, ...]]] = {}
         self._active: set[str] = set()
@@ -194,12 +197,12 @@ class _Costing:
     # -----------------------------------------------------------------------------------------
 
     def instruction_cost(self, comp: Computation, ins: Instruction) -> OpCost:
-        key = (comp.name, ins.name)
-        got = self.instr.get(key)
+        # Keyed by identity: the module keeps every Instruction alive while this runs.
+        got = self.instr.get(id(ins))
         if got is None:
             rule = RULES.get(ins.opcode, rule_default)
             got = rule(self, comp, ins)
-            self.instr[key] = got
+            self.instr[id(ins)] = got
         return got
 
 
@@ -277,26 +280,28 @@ def _unknown_key(ins: Instruction) -> str | None:
     return None
 
 
+_FLAGGED = frozenset({"custom-call"}) | cost_rules.NO_RULE_IN_XLA
+
+
 def run(module: Module) -> CostReport:
     """Cost every instruction of `module` and total them (see the module docstring)."""
     costing = _Costing(module)
     per: dict[str, OpCost] = {}
     locations: dict[str, tuple[str, str]] = {}
-    index: dict[tuple[str, str], str] = {}
     unknown: dict[str, int] = {}
-    name_count: dict[str, int] = {}
+    repeated = _repeated_names(module)
+    cost_of = costing.instruction_cost
     for comp in module.computations:
+        cname = comp.name
         for ins in comp.instructions:
-            name_count[ins.name] = name_count.get(ins.name, 0) + 1
-    for comp in module.computations:
-        for ins in comp.instructions:
-            key = ins.name if name_count[ins.name] == 1 else f"{comp.name}/{ins.name}"
-            per[key] = costing.instruction_cost(comp, ins)
-            locations[key] = (comp.name, ins.name)
-            index[(comp.name, ins.name)] = key
-            uk = _unknown_key(ins)
-            if uk is not None:
-                unknown[uk] = unknown.get(uk, 0) + 1
+            name = ins.name
+            key = f"{cname}/{name}" if name in repeated else name
+            per[key] = cost_of(comp, ins)
+            locations[key] = (cname, name)
+            if ins.opcode in _FLAGGED or ins.opcode not in RULES:
+                uk = _unknown_key(ins)
+                if uk is not None:
+                    unknown[uk] = unknown.get(uk, 0) + 1
     by_comp = {c.name: costing.computation_cost(c.name) for c in module.computations}
     total = by_comp[module.entry]
     executed_ctx = _Executed(costing, _loop_computations(module))
@@ -312,5 +317,15 @@ def run(module: Module) -> CostReport:
         unknown_ops=dict(sorted(unknown.items())),
         unknown_trip_counts=tuple(dict.fromkeys(executed_ctx.unknown_trips)),
         devices=max(1, module.num_partitions) * max(1, module.replica_count),
-        _index=index,
     )
+
+
+def _repeated_names(module: Module) -> set[str]:
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for comp in module.computations:
+        for name in comp.by_name:
+            if name in seen:
+                repeated.add(name)
+            seen.add(name)
+    return repeated

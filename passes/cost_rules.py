@@ -14,7 +14,6 @@ Handlers then override. A rule gets `(ctx, computation, instruction)` and return
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -99,8 +98,23 @@ def _wrap64(x: int) -> int:
     return x - 2**64 if x >= 2**63 else x
 
 
+_ELEMENTS: dict[int, tuple[Shape, int]] = {}
+
+
 def elements(shape: Shape) -> int:
-    """`ShapeUtil::ElementsIn`, including its int64 arithmetic for unbounded (`?`) dims."""
+    """`ShapeUtil::ElementsIn`, including its int64 arithmetic for unbounded (`?`) dims.
+    Cached by identity like `shape_size`."""
+    hit = _ELEMENTS.get(id(shape))
+    if hit is not None and hit[0] is shape:
+        return hit[1]
+    n = _elements(shape)
+    if len(_ELEMENTS) > 1 << 17:
+        _ELEMENTS.clear()
+    _ELEMENTS[id(shape)] = (shape, n)
+    return n
+
+
+def _elements(shape: Shape) -> int:
     if UNBOUNDED in shape.dims and any(shape.dynamic):
         n = 1
         for d, dyn in zip(shape.dims, shape.dynamic, strict=False):
@@ -109,10 +123,24 @@ def elements(shape: Shape) -> int:
     return shape.element_count
 
 
-@functools.lru_cache(maxsize=1 << 16)
+_SIZES: dict[int, tuple[Shape, int]] = {}
+
+
 def shape_size(shape: Shape) -> int:
-    """`CpuExecutable::ShapeSizeBytes`: bytes of the top level of a shape. Cached: the parser
-    shares one Shape object per spelling, so a module has few distinct shapes."""
+    """`CpuExecutable::ShapeSizeBytes`: bytes of the top level of a shape. Cached by identity
+    (the parser shares one Shape object per spelling; the cache holds the Shape, so an id is
+    never reused while its entry lives)."""
+    hit = _SIZES.get(id(shape))
+    if hit is not None and hit[0] is shape:
+        return hit[1]
+    size = _shape_size(shape)
+    if len(_SIZES) > 1 << 17:
+        _SIZES.clear()
+    _SIZES[id(shape)] = (shape, size)
+    return size
+
+
+def _shape_size(shape: Shape) -> int:
     et = shape.element_type
     if et == "tuple":
         return POINTER_BYTES * len(shape.tuple_shapes)
@@ -193,12 +221,11 @@ def _array_subshapes(shape: Shape) -> list[Shape]:
     return [shape] if shape.is_array else []
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def leaf_bytes(shape: Shape) -> int:
     """Sum of shape_size over the leaves (arrays, tokens, opaques) of a shape."""
-    if not shape.is_tuple:
+    if shape.element_type != "tuple":
         return shape_size(shape)
-    return sum(shape_size(leaf) for _, leaf in shape.leaves())
+    return sum(leaf_bytes(s) for s in shape.tuple_shapes)
 
 
 # -- default and simple rules ------------------------------------------------------------------

@@ -11,7 +11,6 @@ Costs are XLA's (from `passes/cost.py`, derived); `count` is how often the kerne
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -226,8 +225,23 @@ class FusionReport:
 # -- helpers -----------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1 << 16)
+_FORMATTED: dict[int, tuple[Shape, str]] = {}
+
+
 def format_shape(shape: Shape) -> str:
+    """`f32[8,<=16]` / `(f32[8], s32[])`, without layouts. Cached by identity like
+    `cost_rules.shape_size`."""
+    hit = _FORMATTED.get(id(shape))
+    if hit is not None and hit[0] is shape:
+        return hit[1]
+    text = _format_shape(shape)
+    if len(_FORMATTED) > 1 << 17:
+        _FORMATTED.clear()
+    _FORMATTED[id(shape)] = (shape, text)
+    return text
+
+
+def _format_shape(shape: Shape) -> str:
     if shape.is_tuple:
         return "(" + ", ".join(format_shape(s) for s in shape.tuple_shapes) + ")"
     if not shape.dims and shape.element_type in ("token", "opaque"):
@@ -371,6 +385,8 @@ class _Builder:
         self._src_cache: dict[tuple[str, str], SourceLoc | None] = {}
         self.functions: dict[str, str] = {}
         self._ops_by_line: dict[tuple[str, int], dict[str | None, list[int]]] = {}
+        self.lines: dict[str, list[Any]] = {}
+        """line -> [flops, transcendentals, bytes, {kernel: None}] (per step)."""
 
     def loc(self, comp: Computation, ins: Instruction) -> SourceLoc | None:
         """The instruction's SourceLoc (None when it has none)."""
@@ -393,15 +409,20 @@ class _Builder:
         sources: dict[str, None] = {}
         scopes: dict[str, None] = {}
         best_line, best_flops = "", -1.0
+        count = self.cost.counts.get(comp.name, 1)
         for c, i in members:
             line = self.source(c, i)
+            own = self.cost.cost_of(i.name, c.name)
             if line:
                 sources.setdefault(line)
-                f = self.cost.cost_of(i.name, c.name).flops
-                if f > best_flops:
-                    best_line, best_flops = line, f
+                if own.flops > best_flops:
+                    best_line, best_flops = line, own.flops
             if i.op_name:
                 scopes.setdefault(_scope(i.op_name))
+            if i.opcode not in ("fusion", "async-start") or i is ins:
+                # Flops to the line that made each instruction (a nested kernel's flops are
+                # its members'; an unfused start is its own member).
+                self._charge(line, ins.name, own.flops * count, own.transcendentals * count)
         root_comp, root = comp, ins
         if inner:
             root_comp = self.module.by_name[ins.called[0]]
@@ -411,6 +432,7 @@ class _Builder:
         targets = [i.attr("custom_call_target") or "" for _, i in members
                    if i.opcode == "custom-call"]
         kind = ins.fusion_kind or ("async" if ins.opcode == "async-start" else "unfused")
+        self._charge(best_line, ins.name, 0.0, 0.0, cost.bytes_accessed * count)
         return Kernel(
             name=ins.name,
             kind=kind,
@@ -441,6 +463,25 @@ class _Builder:
             primary_source=best_line,
             stablehlo_ops=self.stablehlo_ops(members),
         )
+
+    def _charge(self, line: str, kernel: str, flops: float, transcendentals: float,
+                bytes_accessed: float = 0.0) -> None:
+        slot = self.lines.get(line or "?")
+        if slot is None:
+            slot = self.lines[line or "?"] = [0.0, 0.0, 0.0, {}]
+        slot[0] += flops
+        slot[1] += transcendentals
+        slot[2] += bytes_accessed
+        slot[3][kernel] = None
+
+    def line_totals(self) -> dict[str, LineCost]:
+        """Flops of every instruction to its own line; kernel bytes to the kernel's primary
+        line. Both per step (x counts)."""
+        return {
+            line: LineCost(source=line, function=self.functions.get(line, ""), flops=v[0],
+                           transcendentals=v[1], bytes_accessed=v[2], kernels=tuple(v[3]))
+            for line, v in sorted(self.lines.items(), key=lambda kv: -kv[1][0])
+        }
 
     def stablehlo_ops(self, members: list[tuple[Computation, Instruction]]) -> tuple[int, ...]:
         if self.stablehlo is None:
@@ -516,7 +557,7 @@ def run(module: Module, cost: CostReport | None = None,
         kernels=tuple(kernels),
         bytes_between_kernels=between,
         missed_fusions=tuple(missed),
-        by_source=line_totals(module, cost, kernels, builder),
+        by_source=builder.line_totals(),
         by_category=by_category,
     )
 
@@ -556,36 +597,3 @@ def _missed(comp: Computation, names: set[str], users: Mapping[str, list[str]],
                 producers=producers, consumers=consumers, source=builder.source(comp, ins),
             ))
     return out
-
-
-def line_totals(module: Module, cost: CostReport, kernels: Iterable[Kernel],
-                builder: _Builder) -> dict[str, LineCost]:
-    """Flops of every instruction to its own line; kernel bytes to the kernel's primary
-    line. Both per step (x counts)."""
-    acc: dict[str, dict[str, Any]] = {}
-
-    def slot(line: str) -> dict[str, Any]:
-        return acc.setdefault(line or "?", {"flops": 0.0, "transcendentals": 0.0,
-                                            "bytes_accessed": 0.0, "kernels": {}})
-
-    for k in kernels:
-        comp = module.by_name[k.computation]
-        ins = comp.by_name[k.name]
-        members = _inner(module, ins) or [(comp, ins)]
-        for c, i in members:
-            own = cost.cost_of(i.name, c.name)
-            if i.opcode in ("fusion", "async-start"):
-                continue  # a nested kernel's flops are its members'
-            s = slot(builder.source(c, i))
-            s["flops"] += own.flops * k.count
-            s["transcendentals"] += own.transcendentals * k.count
-            s["kernels"].setdefault(k.name)
-        s = slot(k.primary_source)
-        s["bytes_accessed"] += k.bytes_accessed * k.count
-        s["kernels"].setdefault(k.name)
-    return {
-        line: LineCost(source=line, function=builder.functions.get(line, ""), flops=v["flops"],
-                       transcendentals=v["transcendentals"], bytes_accessed=v["bytes_accessed"],
-                       kernels=tuple(v["kernels"]))
-        for line, v in sorted(acc.items(), key=lambda kv: -kv[1]["flops"])
-    }
