@@ -144,3 +144,34 @@ def make_mlir_context() -> Any:
     chlo.register_dialect(ctx)
     stablehlo.register_dialect(ctx)
     return ctx
+
+
+def run_hlo_per_device(text: str, inputs: list[Any]) -> list[Any]:
+    """Compile an HLO module whose ops are all manually sharded (`sharding={manual}`) for
+    `len(inputs)` CPU devices, run it with `inputs[i]` on device i, and return each device's
+    output (numpy). Used to check replica-group semantics against XLA's runtime."""
+    import jax
+    import numpy as np
+    from jax._src import compiler, xla_bridge
+    from jax._src.interpreters import mlir as jmlir
+    from jax.extend import mlir as jax_mlir
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+    from jaxlib import _hlo, xla_client
+    from jaxlib.mlir import ir
+
+    n = len(inputs)
+    proto = _hlo.hlo_module_from_text(text).as_serialized_hlo_module_proto()
+    with jmlir.make_ir_context():
+        code = jmlir.module_to_bytecode(ir.Module.parse(jax_mlir.hlo_to_stablehlo(proto)))
+    backend = xla_bridge.get_backend("cpu")
+    devices = backend.devices()[:n]
+    options = compiler.get_compile_options(
+        num_replicas=1, num_partitions=n, device_assignment=np.array(devices).reshape(1, n))
+    exe = backend.compile_and_load(code, xla_client.DeviceList(tuple(devices)), options)
+    shards = [jax.device_put(np.asarray(x), d) for x, d in zip(inputs, devices, strict=True)]
+    shape = (n * shards[0].shape[0], *shards[0].shape[1:])
+    spec = PartitionSpec("d")  # type: ignore[no-untyped-call]
+    sharding = NamedSharding(Mesh(np.array(devices), ("d",)), spec)
+    arg = jax.make_array_from_single_device_arrays(shape, sharding, shards)
+    out = exe.execute_sharded([arg]).disassemble_into_single_device_arrays()[0]
+    return [np.asarray(x) for x in out]

@@ -141,3 +141,40 @@ def test_multi_module_files_read_each_module() -> None:
 def test_corpus_present() -> None:
     assert len(_ACCEPTED) > 400, "corpus manifest missing or truncated"
     assert Path(corpus_dir()).is_dir()
+
+
+_GATHER = """HloModule groups, num_partitions=8
+ENTRY e {
+  p = s32[1] parameter(0), sharding={manual}
+  ROOT g = s32[SIZE] all-gather(p), channel_id=1, replica_groups=GROUPS, dimensions={0},
+    use_global_device_ids=true, sharding={manual}
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        "{{0,1},{2,3},{4,5},{6,7}}",
+        "[4,2]<=[2,4]T(1,0)",
+        "[2,4]<=[8]",
+        "[2,4]<=[2,2,2]T(2,0,1)",
+        "mesh['x'=2,'y'=4] {'x'}",
+        "mesh['x'=2,'y'=4] {'y'}",
+        "mesh['x'=2,'y'=2,'z'=2] {'z','x'}",
+        "mesh['x'=2,'y'=2,'z'=2] {'x','z'}",
+    ],
+)
+def test_replica_groups_match_xla_runtime(groups: str) -> None:
+    """Our expanded groups (members and order) equal what XLA's CPU runtime gathers: each
+    device contributes its id, so device d's output is its group, in order."""
+    import numpy as np
+
+    m = hlo.parse(_GATHER.replace("GROUPS", groups).replace("SIZE", "1"))
+    rg = m.entry_computation["g"].replica_groups
+    assert rg is not None
+    size = len(rg.groups[0])
+    text = _GATHER.replace("GROUPS", groups).replace("SIZE", str(size))
+    out = _jaxapi.run_hlo_per_device(text, [np.array([d], np.int32) for d in range(8)])
+    ours = {d: list(g) for g in rg.groups for d in g}
+    assert {d: out[d].tolist() for d in range(8)} == ours
