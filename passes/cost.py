@@ -14,7 +14,7 @@ The rule table lives in `passes/cost_rules.py`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hloscope.hlo.calls import execution_counts, trip_count
@@ -95,6 +95,9 @@ class CostReport:
     devices: int = 1
     """Devices running this program (partitions x replicas); every figure here is per
     device."""
+    conditionals: Mapping[str, tuple[tuple[str, OpCost], ...]] = field(default_factory=dict)
+    """Conditional (per_instruction key) -> (branch computation, one run's cost) per branch,
+    in branch order. Totals take the costliest branch, property by property, as XLA does."""
 
     def cost_of(self, name: str, computation: str | None = None) -> OpCost:
         """Standalone cost of an instruction by name (and computation, when names repeat).
@@ -131,6 +134,8 @@ class CostReport:
             "unknown_trip_counts": list(self.unknown_trip_counts),
             "counts": dict(self.counts),
             "by_computation": {k: v.to_json() for k, v in self.by_computation.items()},
+            "conditionals": {k: [{"branch": b, **c.to_json()} for b, c in v]
+                             for k, v in self.conditionals.items()},
         }
         if instructions:
             doc["per_instruction"] = {k: v.to_json() for k, v in self.per_instruction.items()}
@@ -303,6 +308,12 @@ def run(module: Module) -> CostReport:
                 if uk is not None:
                     unknown[uk] = unknown.get(uk, 0) + 1
     by_comp = {c.name: costing.computation_cost(c.name) for c in module.computations}
+    branches = {
+        key: tuple((b, by_comp[b]) for b in module.by_name[cname].by_name[name].called
+                   if b in by_comp)
+        for key, (cname, name) in locations.items()
+        if module.by_name[cname].by_name[name].opcode == "conditional"
+    }
     total = by_comp[module.entry]
     executed_ctx = _Executed(costing, _loop_computations(module))
     executed = executed_ctx.computation_cost(module.entry)
@@ -317,6 +328,7 @@ def run(module: Module) -> CostReport:
         unknown_ops=dict(sorted(unknown.items())),
         unknown_trip_counts=tuple(dict.fromkeys(executed_ctx.unknown_trips)),
         devices=max(1, module.num_partitions) * max(1, module.replica_count),
+        conditionals=branches,
     )
 
 

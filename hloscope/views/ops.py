@@ -179,6 +179,10 @@ def render(analysis: Analysis, console: Console, opts: ViewOptions) -> None:
                               f"{', '.join(cost.unknown_trip_counts[:5])}", style="yellow"))
     if cost.devices > 1:
         grid.add_row("all devices (executed)", _line(cost.all_devices))
+    for cond, branches in list(cost.conditionals.items())[:5]:
+        grid.add_row(f"conditional {cond}", " | ".join(
+            f"{b}: {si(c.flops, 'FLOP')}, {nbytes(c.bytes_accessed)}" for b, c in branches)
+            + "  (totals take the costliest)")
     if cost.unknown_ops:
         grid.add_row("no cost rule", Text(
             " · ".join(f"{k} ×{v}" for k, v in cost.unknown_ops.items())

@@ -109,6 +109,15 @@ def test_unknown_trip_count_counts_once_and_is_named() -> None:
     assert report.unknown_trip_counts == ("loop",)
 
 
+def test_conditional_branches_are_listed(control: cost.CostReport) -> None:
+    branches = dict(control.conditionals["sel"])
+    assert set(branches) == {"branch_a", "branch_b"}
+    assert branches["branch_a"] == OpCost(transcendentals=4, bytes_accessed=32)
+    assert branches["branch_b"] == OpCost(flops=12, bytes_accessed=144)
+    sel = control.cost_of("sel", "main")  # the costliest of each property
+    assert (sel.flops, sel.transcendentals, sel.bytes_accessed) == (12, 4, 144)
+
+
 def test_batch_norm_is_reported_unknown(control: cost.CostReport) -> None:
     assert control.unknown_ops == {"batch-norm-training": 1}
 
