@@ -254,7 +254,8 @@ def _format_shape(shape: Shape) -> str:
 
 def value_bytes(shape: Shape) -> int:
     """Bytes of every leaf of a value (not XLA's pointer-table size for tuples)."""
-    return leaf_bytes(shape)
+    n: int = leaf_bytes(shape)
+    return n
 
 
 def _first_array(shape: Shape) -> Shape | None:
@@ -501,7 +502,8 @@ class _Builder:
                     by_stack.setdefault(None, []).append(op.id)
                 self._ops_by_line[(src.file, src.line)] = by_stack
             # Ops of this line with the instruction's op_name; else every op of the line.
-            for op_id in by_stack.get(i.op_name or None) or by_stack.get(None, ()):
+            ids = by_stack.get(i.op_name or None) or by_stack.get(None) or []
+            for op_id in ids:
                 found.setdefault(op_id)
         return tuple(found)
 
