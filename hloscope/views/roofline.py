@@ -47,8 +47,9 @@ def render(analysis: Analysis, console: Console, opts: ViewOptions) -> None:
     grid.add_row("estimated step", f"{seconds(roof.step_s)} per device "
                  f"(compute-bound {seconds(roof.compute_s)} · memory-bound "
                  f"{seconds(roof.memory_s)} · collectives {seconds(roof.collective_s)})")
-    peaks = " · ".join(f"{k} {si(v, 'FLOP/s')}" for k, v in hw.peak_flops.items())
-    grid.add_row("hardware", f"{peaks} · HBM {nbytes(hw.hbm_bytes_per_s)}/s"
+    peaks = " · ".join(f"{k} {si(v, 'OP/s' if k == 'int8' else 'FLOP/s')}"
+                       for k, v in hw.peak_flops.items())
+    grid.add_row("hardware", f"{peaks} · HBM {si(hw.hbm_bytes_per_s, 'B/s')}"
                  + (" (measured)" if hw.measured else ""))
     shares = " · ".join(f"{c} {roof.share(c):.0%}" for c, v in
                         sorted(roof.by_category.items(), key=lambda kv: -kv[1]) if v)
