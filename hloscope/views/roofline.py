@@ -11,7 +11,6 @@ from hloscope.views.ops import (
     estimate_label,
     kernels_json,
     make_table,
-    nbytes,
     seconds,
     short,
     si,
