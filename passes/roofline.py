@@ -8,7 +8,9 @@ such estimate is given (said in `notes`). Per step: the sum over kernels x execu
 no overlap between kernels (a lower bound on a real step only if each kernel hit its roof).
 
 Transcendentals are not timed (no public per-device rate); a custom call XLA cannot cost (-1)
-counts as zero and is named in `notes`.
+counts as zero and is named in `notes`. An f32 contraction is timed at the device's f32 peak:
+on NVIDIA GPUs XLA may run it on tensor cores as tf32 (the `tf32` figure), so f32 matmul times
+there are an upper bound.
 """
 
 from __future__ import annotations
