@@ -123,13 +123,16 @@ def corpus_largest(n: int) -> list[tuple[str, str]]:
     return out
 
 
-def best_time(fn: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
+def best_times(fns: list[Callable[[], object]], repeat: int) -> list[float]:
+    """Best wall time of each function, the functions interleaved in every round so that a
+    change of machine load hits them alike."""
+    best = [float("inf")] * len(fns)
     for _ in range(repeat):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
+        for i, fn in enumerate(fns):
+            gc.collect()
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
     return best
 
 
@@ -164,9 +167,9 @@ def main() -> int:
           f"{'instrs':>8} {'mem x':>6}")
     for name, text in inputs:
         mb = len(text.encode()) / 1e6
-        ours = best_time(lambda text=text: parse(text), args.repeat)  # type: ignore[misc]
-        xla = best_time(lambda text=text: _jaxapi.hlo_module_from_text(text),  # type: ignore[misc]
-                        args.repeat)
+        ours, xla = best_times([lambda text=text: parse(text),  # type: ignore[misc]
+                                lambda text=text: _jaxapi.hlo_module_from_text(text)],
+                               args.repeat)
         module = parse(text)
         mem = "" if args.no_memory else (
             f"{peak_memory(lambda text=text: parse(text)) / len(text.encode()):.1f}")  # type: ignore[misc]

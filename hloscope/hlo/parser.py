@@ -8,6 +8,7 @@ instruction `[ROOT] name = shape opcode(operands), attr=value, ...` (read in ins
 
 from __future__ import annotations
 
+import gc
 import re
 from dataclasses import replace
 from typing import Any
@@ -98,7 +99,15 @@ def parse(text: str, *, name: str | None = None, module: str | int | None = None
                          column=1)
     start, end = _select(text, spans, name, module)
     line_base = text.count("\n", 0, start)
-    return _parse_one(text[start:end], name, line_base)
+    # The IR holds no reference cycles, and the collector's passes over a growing heap of
+    # new objects cost up to half the parse time of large modules: pause it meanwhile.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse_one(text[start:end], name, line_base)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _select(text: str, spans: list[tuple[int, int]], file: str | None,
