@@ -63,6 +63,8 @@ class Shape:
     dynamic: tuple[bool, ...] = ()
     """Per dim, True when written `<=N` (N is the bound, stored in `dims`)."""
     layout: Layout | None = None
+    """None when the text wrote no layout (XLA then gives arrays its default, major-to-minor
+    `{n-1,...,0}`); `f32[]{:T(256)}` is a Layout with no minor_to_major."""
     tuple_shapes: tuple[Shape, ...] = ()
 
     @property
@@ -333,6 +335,7 @@ class Module:
     num_partitions: int = 1
     replica_count: int = 1
     entry_computation_layout: str | None = None
+    """The header's `entry_computation_layout` value as written, braces included."""
     input_output_alias: tuple[InputOutputAlias, ...] = ()
     file_names: Mapping[int, str] = field(default_factory=dict)
     function_names: Mapping[int, str] = field(default_factory=dict)
