@@ -51,9 +51,16 @@ class Session:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        if self.captures:
-            return tuple(c.origin or c.name for c in self.captures)
-        return self.targets
+        """How to name each program: its origin, and its mesh when both origins are alike."""
+        if not self.captures:
+            return self.targets
+        names = tuple(c.origin or c.name for c in self.captures)
+        if len(set(names)) < len(names):
+            names = tuple(
+                f"{n} ({c.mesh.describe() if c.mesh else f'{c.device_count} devices'})"
+                for n, c in zip(names, self.captures, strict=True)
+            )
+        return names
 
     @property
     def capture(self) -> Capture | None:
@@ -136,8 +143,10 @@ class Session:
         def run(_: Analysis) -> Any:
             import hloscope
 
-            a, b = self.captures
-            return hloscope.diff(a, b, hardware=self.hardware_name)
+            # The session's analyses (same hardware object): their reports are shared with
+            # the other screens rather than computed again.
+            a, b = self.analyses
+            return hloscope.diff(a, b, hardware=a.hardware)
 
         return run
 
@@ -178,7 +187,8 @@ class Session:
         if side == self.side or side >= len(self.analyses):
             return
         self.side = side
-        app.reports.set_analysis(self.analyses[side])
+        # The diff is the same whichever side the other screens show.
+        app.reports.set_analysis(self.analyses[side], keep=("diff",))
 
     def load_state(self) -> ReportState:
         if self.phase == "failed":

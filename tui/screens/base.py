@@ -163,7 +163,7 @@ class HloscopeScreen(Screen[Any]):
     def update_chrome(self) -> None:
         if not self.is_mounted:
             return
-        self.query_one("#title", TitleBar).update(program_line(self.session, self.SCREEN_TITLE))
+        self.query_one("#title", TitleBar).update(program_line(self.session))
         self.query_one("#status", StatusLine).update(self.status_text())
 
     def status_text(self) -> Text:

@@ -1,6 +1,6 @@
 """Diff (`hloscope tui A B`): the two programs' totals side by side, then what explains the
-difference: collectives added or removed, kernels changed, source lines by cost change.
-`a` / `b` choose which program the other screens show."""
+difference: collectives, kernels, source lines, parameters and memory at the peak. Enter on a
+row opens it in its program; `a` / `b` choose which program the other screens show."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Static, TabbedContent, TabPane
+from textual.widgets import Static
 
 from hloscope.tui import diff_info
 from hloscope.tui.screens.base import HloscopeScreen
-from hloscope.tui.widgets.chrome import state_text
+from hloscope.tui.widgets.chrome import Line, TabLine, state_text
 from hloscope.tui.widgets.vtable import VirtualTable
 
 
@@ -23,86 +24,97 @@ class DiffScreen(HloscopeScreen):
     NEEDS: ClassVar[tuple[str, ...]] = ("diff",)
     HELP = (
         "Two programs compared. Instructions are matched by structure (op_name scope, source "
-        "line, opcode and shape, then graph neighbours), not by name. The totals table shows "
-        "A, B and the change; the tabs below list what explains it. Enter on a kernel or "
-        "collective opens it in its program. a / b: which program the other screens show."
+        "line, opcode and shape, then graph neighbours, then fused-body fingerprints), not by "
+        "name. The table at the top shows A, B and the change (red: B costs more). The "
+        "sections below list what explains it; Enter opens a kernel or collective in the "
+        "program it belongs to. a / b: which program the other screens show."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "side(0)", "Show A"),
         Binding("b", "side(1)", "Show B"),
-        Binding("1", "tab('df-collectives')", "Collectives", show=False),
-        Binding("2", "tab('df-kernels')", "Kernels", show=False),
-        Binding("3", "tab('df-sources')", "Lines", show=False),
+        *(Binding(label[0], f"section('{key}')", label[2:], show=False)
+          for key, label in diff_info.SECTIONS),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.section = diff_info.SECTIONS[0][0]
+
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(id="df-totals", classes="panel")
-        with TabbedContent(id="df-tabs", initial="df-collectives"):
-            with TabPane("1 Collectives", id="df-collectives"):
-                yield VirtualTable(diff_info.COLLECTIVE_COLUMNS, id="df-ctable")
-            with TabPane("2 Kernels", id="df-kernels"):
-                yield VirtualTable(diff_info.KERNEL_COLUMNS, id="df-ktable")
-            with TabPane("3 Source lines", id="df-sources"):
-                yield VirtualTable(diff_info.SOURCE_COLUMNS, id="df-stable")
+        with VerticalScroll(id="df-top", classes="panel"):
+            yield Static(id="df-totals")
+        yield TabLine(diff_info.SECTIONS, id="df-tabs")
+        yield Line(id="df-note", classes="where")
+        yield VirtualTable(diff_info.COLUMNS[self.section], id="df-table")
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#df-totals").border_title = "A vs B"
+        self.query_one("#df-top").border_title = "A vs B"
         self.safe_refresh()
 
+    @property
+    def table(self) -> VirtualTable:
+        return self.query_one("#df-table", VirtualTable)
+
     def focus_body(self) -> None:
-        self.query_one("#df-ctable", VirtualTable).focus()
+        self.table.focus()
 
     def action_side(self, side: int) -> None:
+        if side >= len(self.session.analyses):
+            return
         self.session.set_side(self.hs, side)
         self.notify(f"other screens now show {'AB'[side]}: {self.session.labels[side]}",
                     timeout=3)
 
-    def action_tab(self, pane: str) -> None:
-        self.query_one("#df-tabs", TabbedContent).active = pane
-        table = {"df-collectives": "#df-ctable", "df-kernels": "#df-ktable",
-                 "df-sources": "#df-stable"}[pane]
-        self.query_one(table).focus()
+    def action_section(self, section: str) -> None:
+        self.section = section
+        self.query_one("#df-tabs", TabLine).show(section)
+        self.table.columns = diff_info.COLUMNS[section]
+        self.table._widths = ()
+        self.safe_refresh()
+        self.table.focus()
+
+    def on_tab_line_chosen(self, event: TabLine.Chosen) -> None:
+        self.action_section(event.tab)
 
     def refresh_data(self) -> None:
         if not self.is_mounted:
             return
         st = self.state("diff")
         totals = self.query_one("#df-totals", Static)
-        tables = [self.query_one(f"#{t}", VirtualTable)
-                  for t in ("df-ctable", "df-ktable", "df-stable")]
+        note = self.query_one("#df-note", Line)
         if not st.ready:
             totals.update(state_text(st, "diff"))
-            for t in tables:
-                t.set_rows([])
-                t.empty_text = state_text(st, "diff").plain
+            note.update("")
+            self.table.set_rows([])
+            self.table.empty_text = state_text(st, "diff").plain
             return
         report: Any = st.value
-        totals.update(diff_info.totals(report, self.session.labels,
-                                       self.session.hardware_name))
-        tables[0].set_rows(diff_info.collective_rows(report))
-        tables[0].empty_text = "no collective changes"
-        tables[1].set_rows(diff_info.kernel_rows(report))
-        tables[1].empty_text = "no kernel changes"
-        tables[2].set_rows(diff_info.source_rows(report))
-        tables[2].empty_text = "no source lines changed cost"
+        totals.update(diff_info.totals(report, self.session.labels))
+        self.table.set_rows(diff_info.section_rows(report, self.section))
+        self.table.empty_text = (report.unavailable.get(self.section)
+                                 or f"no {self.section} changed")
+        note.update(diff_info.memory_header(report) if self.section == "memory" else "")
         if self.focused is None:
-            tables[0].focus()
+            self.table.focus()
 
     def on_virtual_table_selected(self, event: VirtualTable.Selected) -> None:
         key = event.row.key
-        if not isinstance(key, tuple) or len(key) != 3:
+        if not isinstance(key, tuple) or len(key) != 3 or not key[2]:
             return
         kind, side, name = key
         self.session.set_side(self.hs, side)
         if kind == "kernel":
-            self.hs.switch_mode("kernels")
             self.hs.open_kernel(name)
-        elif kind == "collective":
+        elif kind in ("collective", "buffer"):
             self.hs.open_instruction(name)
         elif kind == "source":
             self.hs.open_source(name)
 
     def search_changed(self, text: str) -> None:
-        for t in ("df-ctable", "df-ktable", "df-stable"):
-            self.query_one(f"#{t}", VirtualTable).set_filter(text)
+        self.table.set_filter(text)
+
+    def search_done(self, text: str, *, cancelled: bool) -> None:
+        if cancelled:
+            self.table.set_filter("")
+        self.table.focus()

@@ -56,8 +56,11 @@ class HelpScreen(_Modal):
         keys.add_column(style="bold", no_wrap=True)
         keys.add_column()
         seen = set()
+        is_diff = getattr(getattr(self.app, "session", None), "is_diff", False)
         for binding in self._all_bindings():
             if binding.key in seen or not binding.description:
+                continue
+            if binding.action == "show('diff')" and not is_diff:
                 continue
             seen.add(binding.key)
             keys.add_row(binding.key_display or _key_name(binding.key), binding.description)

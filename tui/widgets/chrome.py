@@ -17,12 +17,11 @@ if TYPE_CHECKING:
     from hloscope.tui.session import Session
 
 
-def program_line(session: Session, screen_title: str) -> Text:
-    """` hloscope ─ Kernels ─ transformer (sample) ─ cpu ×8, mesh data=4 × model=2 ─ h100-sxm`"""
+def program_line(session: Session) -> Text:
+    """` hloscope ─ transformer (sample) ─ cpu ×8, mesh data=4 × model=2 ─ hardware: h100-sxm`
+    (the screen's name is on the tab line below)."""
     t = Text(no_wrap=True, overflow="ellipsis")
     t.append(" hloscope", style="bold")
-    t.append(" ─ ")
-    t.append(screen_title, style="bold")
     cap = session.capture
     if cap is None:
         t.append(" ─ ")
@@ -32,8 +31,9 @@ def program_line(session: Session, screen_title: str) -> Text:
     if session.is_diff:
         t.append("AB"[session.side] + ": ", style="bold")
     t.append(cap.name)
-    if cap.origin and cap.origin != cap.name:
-        t.append(f" ({cap.origin})", style="dim")
+    origin = _short_origin(cap.origin)
+    if origin and origin != cap.name:
+        t.append(f" ({origin})", style="dim")
     if cap.platform:
         t.append(f" ─ {cap.platform} ×{cap.device_count}")
     else:
@@ -44,6 +44,15 @@ def program_line(session: Session, screen_title: str) -> Text:
     t.append(session.hardware_name or "–", style="bold")
     t.append(" [h]", style="dim")
     return t
+
+
+def _short_origin(origin: str) -> str:
+    """`sample:transformer` -> `sample`; a path -> its file name; a factory stays."""
+    if origin.startswith("sample:"):
+        return "sample"
+    if "/" in origin and ":" not in origin:
+        return origin.rstrip("/").rsplit("/", 1)[-1]
+    return origin
 
 
 class Line(Static):
