@@ -42,33 +42,40 @@ def _layer_specs(c: Config) -> dict[str, tuple[tuple[int, ...], P]]:
     }
 
 
-def _spec(mesh: Mesh | None, spec: P) -> P | None:
-    """`spec` on `mesh`, axes the mesh lacks left unsharded (the scan sample has data only)."""
+def _spec(mesh: Mesh | None, spec: P, replicated: tuple[str, ...] = ()) -> P | None:
+    """`spec` on `mesh`, axes the mesh lacks (the scan sample has data only) and axes in
+    `replicated` left unsharded."""
     if mesh is None:
         return None
-    return P(*(axis if axis in mesh.axis_names else None for axis in spec))
+    return P(*(axis if axis in mesh.axis_names and axis not in replicated else None
+               for axis in spec))
 
 
-def layer_params(c: Config, mesh: Mesh | None, *, stacked: bool = False) -> Any:
-    """One dict per layer, or (stacked=True) one dict of arrays with a leading layer axis."""
+def layer_params(c: Config, mesh: Mesh | None, *, stacked: bool = False,
+                 fsdp: bool = True) -> Any:
+    """One dict per layer, or (stacked=True) one dict of arrays with a leading layer axis.
+    `fsdp=False` replicates the weights over `data` (plain data parallel on that axis)."""
     specs = _layer_specs(c)
+    rep = () if fsdp else ("data",)
     if stacked:
         return {
-            k: sds((c.layers, *shape), mesh, _spec(mesh, P(None, *spec)))
+            k: sds((c.layers, *shape), mesh, _spec(mesh, P(None, *spec), rep))
             for k, (shape, spec) in specs.items()
         }
     return [
-        {k: sds(shape, mesh, _spec(mesh, spec)) for k, (shape, spec) in specs.items()}
+        {k: sds(shape, mesh, _spec(mesh, spec, rep)) for k, (shape, spec) in specs.items()}
         for _ in range(c.layers)
     ]
 
 
-def params(c: Config, mesh: Mesh | None, *, stacked: bool = False) -> dict[str, Any]:
+def params(c: Config, mesh: Mesh | None, *, stacked: bool = False,
+           fsdp: bool = True) -> dict[str, Any]:
+    rep = () if fsdp else ("data",)
     return {
-        "embed": sds((c.vocab, c.d_model), mesh, _spec(mesh, P("model", "data"))),
-        "layers": layer_params(c, mesh, stacked=stacked),
+        "embed": sds((c.vocab, c.d_model), mesh, _spec(mesh, P("model", "data"), rep)),
+        "layers": layer_params(c, mesh, stacked=stacked, fsdp=fsdp),
         "ln_f": sds((c.d_model,), mesh, _spec(mesh, P())),
-        "unembed": sds((c.d_model, c.vocab), mesh, _spec(mesh, P("data", "model"))),
+        "unembed": sds((c.d_model, c.vocab), mesh, _spec(mesh, P("data", "model"), rep)),
     }
 
 

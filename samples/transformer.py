@@ -24,7 +24,9 @@ def mesh_shape(devices: int | None = None) -> dict[str, int]:
     return {"data": n // MODEL_AXIS, "model": MODEL_AXIS}
 
 
-def program(devices: int | None = None) -> jax.stages.Traced:
+def program(devices: int | None = None, *, fsdp: bool = True) -> jax.stages.Traced:
+    """`fsdp=False`: weights replicated over `data` (data parallel; still split over
+    `model`)."""
     import jax
 
     from . import _blocks
@@ -34,4 +36,10 @@ def program(devices: int | None = None) -> jax.stages.Traced:
     mesh = make_mesh(tuple(shape.values()), tuple(shape))
     c = _blocks.Config()
     step = jax.jit(sgd_step(_blocks.unrolled_loss(mesh), name="transformer"), donate_argnums=0)
-    return step.trace(_blocks.params(c, mesh), *_blocks.batch(c, mesh))
+    return step.trace(_blocks.params(c, mesh, fsdp=fsdp), *_blocks.batch(c, mesh))
+
+
+def data_parallel() -> jax.stages.Traced:
+    """The same step with weights replicated over `data` instead of FSDP, a factory target:
+    `hloscope diff sample:transformer hloscope.samples.transformer:data_parallel`."""
+    return program(fsdp=False)

@@ -1,0 +1,177 @@
+"""`hloscope.diff(a, b, hardware=...)`: two programs compared, as a `DiffReport`.
+
+Either side may be a Capture, an Analysis, a TARGET string (`sample:NAME`, a bundle, an HLO
+or StableHLO file, an XLA dump folder, `file.py:factory`, `package.module:factory`), a path,
+a `jax.stages` Traced / Lowered / Compiled, or a factory (a zero-argument callable returning
+one of those, or `(fn, args)` / `(fn, args, kwargs)`).
+
+Reports a side cannot have (a `.mlir` file has no optimized HLO, so no kernels or costs) are
+left out and named in `DiffReport.unavailable`; the comparison goes on with the rest.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from hloscope.analysis import Analysis, analyze
+from hloscope.errors import Error, UsageError
+from hloscope.records import Capture
+
+if TYPE_CHECKING:
+    from hloscope.hardware import Hardware
+    from hloscope.passes.diff import DiffReport, DiffSide
+
+REPORTS = ("cost", "fusion", "sharding", "roofline", "memory")
+"""Analysis reports a diff reads, besides the module."""
+
+
+def diff(a: Any, b: Any, *, hardware: Hardware | str | None = None) -> DiffReport:
+    """Compare two programs (see the module docstring). `hardware` names the device both
+    sides' time estimates use (`h100-sxm`, `tpu-v5p`, ...; `hloscope.hardware.names()`);
+    by default each side's own device, the same entry for both when they agree."""
+    return compare(resolve(a), resolve(b), hardware=hardware)
+
+
+def resolve(target: Any, *, devices: int | None = None, compile_target: str | None = None,
+            mesh: str | None = None, progress: Any = None) -> Capture | Analysis:
+    """A Capture (or the given Analysis) for any target `diff` accepts. `devices`,
+    `compile_target` and `mesh` apply to targets that run jax; files ignore them."""
+    if isinstance(target, Analysis | Capture):
+        return target
+    if isinstance(target, os.PathLike):
+        target = os.fspath(target)
+    if isinstance(target, str):
+        from hloscope.targets import capture_target, parse_target
+
+        runs = parse_target(target).captures
+        return capture_target(
+            target, devices=devices if runs else None, progress=progress,
+            subprocess_fallback=True, compile_target=compile_target if runs else None,
+            mesh=mesh if runs else None)
+    if _is_stage(target):
+        import hloscope
+
+        return hloscope.capture(target)
+    if callable(target):
+        return _from_factory(target)
+    raise UsageError(
+        f"cannot diff a {type(target).__name__}: give a Capture, an Analysis, a target string "
+        "(sample:NAME, a file, file.py:factory), a jax.stages object or a factory")
+
+
+def _is_stage(obj: Any) -> bool:
+    """A jax.stages Traced / Lowered / Compiled (without importing jax for other values)."""
+    return type(obj).__module__.startswith("jax") and type(obj).__name__ in (
+        "Traced", "Lowered", "Compiled")
+
+
+def _from_factory(factory: Any) -> Capture:
+    import hloscope
+    from hloscope.capture import one_line
+    from hloscope.errors import CaptureError
+
+    where = getattr(factory, "__qualname__", type(factory).__name__)
+    try:
+        made = factory()
+    except Error:
+        raise
+    except Exception as e:  # the user's factory raised
+        raise CaptureError(f"{where}: {one_line(e)}") from e
+    if isinstance(made, tuple) and len(made) in (2, 3) and callable(made[0]):
+        kwargs = made[2] if len(made) == 3 else {}
+        return hloscope.capture(made[0], *made[1], **kwargs)
+    if _is_stage(made):
+        return hloscope.capture(made)
+    raise UsageError(f"{where}: the factory returned a {type(made).__name__}; expected a "
+                     "jax.stages Traced / Lowered / Compiled, or (fn, args[, kwargs])")
+
+
+def compare(a: Capture | Analysis, b: Capture | Analysis, *,
+            hardware: Hardware | str | None = None) -> DiffReport:
+    """The DiffReport of two captures (or analyses)."""
+    from hloscope.passes import diff as diff_pass
+
+    ha, hb = _hardware(a, b, hardware)
+    aa = analysis_for(a, ha)
+    ab = analysis_for(b, hb)
+    return diff_pass.run(side_of(aa), side_of(ab))
+
+
+def _hardware(a: Capture | Analysis, b: Capture | Analysis,
+              hardware: Hardware | str | None) -> tuple[Hardware | None, Hardware | None]:
+    """The chosen device for both, else each side's own (one object when they agree, so a
+    measured `cpu` entry is the same figures on both sides)."""
+    from hloscope.hardware import default_hardware, get_hardware
+
+    if isinstance(hardware, str):
+        hardware = get_hardware(hardware)
+    if hardware is not None:
+        return hardware, hardware
+    own = []
+    for x in (a, b):
+        if isinstance(x, Analysis) and x.hardware is not None:
+            own.append(x.hardware)
+        else:
+            own.append(default_hardware(x.capture if isinstance(x, Analysis) else x))
+    if own[0].name == own[1].name:
+        return own[0], own[0]
+    return own[0], own[1]
+
+
+def analysis_for(x: Capture | Analysis, hardware: Hardware | None) -> Analysis:
+    """The analysis a diff reads: the given one (on `hardware`), or a new one whose kernels
+    are not linked to StableHLO ops. The diff shows no such links, and reading the StableHLO
+    for them (in an isolated subprocess) is most of a large program's analysis time: 15 of
+    19 s per side at 100k instructions (benchmarks/diff.py). An Analysis passed in keeps its
+    own kernels, links and all."""
+    if isinstance(x, Analysis):
+        return x if x.hardware is hardware else x.with_hardware(hardware)
+    analysis = analyze(x, hardware=hardware)
+    if x.hlo is not None:
+        try:
+            from hloscope.passes import fusion
+
+            # Filled before anything reads the property (cached_property keeps it here).
+            analysis.__dict__["fusion"] = fusion.run(analysis.module, cost=analysis.cost)
+        except (Error, ImportError):
+            pass  # side_of names what is missing
+    return analysis
+
+
+def side_of(analysis: Analysis, label: str | None = None) -> DiffSide:
+    """A diff side from an analysis: every report it can give; the others named with the
+    one-line reason they are missing."""
+    from hloscope.passes.diff import DiffSide
+
+    cap = analysis.capture
+    missing: dict[str, str] = {}
+    module = None
+    try:
+        module = analysis.module
+    except Error as e:
+        missing["module"] = e.message
+    reports: dict[str, Any] = {}
+    for name in REPORTS:
+        if module is None:
+            missing[name] = missing["module"]
+            continue
+        try:
+            reports[name] = getattr(analysis, name)
+        except Error as e:
+            missing[name] = e.message
+        except ImportError as e:  # a pass not in this build
+            missing[name] = f"the {name} pass is not available ({e.name or e})"
+    hw = analysis.hardware
+    return DiffSide(
+        label=label or cap.origin or cap.name,
+        name=cap.name,
+        module=module,
+        hardware=hw.name if hw is not None else None,
+        mesh=cap.mesh.describe() if cap.mesh is not None else None,
+        devices=cap.device_count,
+        platform=cap.platform,
+        stablehlo=cap.stablehlo,
+        missing=missing,
+        **reports,
+    )
