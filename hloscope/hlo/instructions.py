@@ -204,29 +204,32 @@ class Body:
         """Attributes from `start` (a comma) to the last one; -1 to use the general path."""
         text, cur = self.text, self.cur
         at = start
-        seen: set[str] = set()
+        keys: list[str] = []
         eol = text.find("\n", start)
         # Bounded by the line: a search past the last attribute must not run into the next.
         for a in _ITEM_RE.finditer(text, start, eol if eol >= 0 else len(text)):
-            if a.start() != at:
+            s, e = a.span()
+            if s != at:
                 break
-            at = a.end()
-            if a.group(1) is not None:
-                key, vpos, vend = "backend_config", a.start(2), a.end(2)
-                if A.parse_json(text[vpos:vend]) is None:
+            at = e
+            json_key, json_value, key, value = a.groups()
+            if json_key is not None:
+                if A.parse_json(json_value) is None:
                     return -1  # not JSON: let the general path scan it exactly
+                key, value = json_key, json_value
+                vpos, vend = a.span(2)
             else:
-                key, vpos, vend = a.group(3), a.start(4), a.end(4)
-            if key in seen:
-                return -1  # a repeated key: the general path reports it
-            seen.add(key)
+                vpos, vend = a.span(4)
+            keys.append(key)
             if key == "metadata":
-                md = A.metadata_cache.get(text[vpos:vend])
+                md = A.metadata_cache.get(value)
                 kw["metadata"] = md if md is not None else A.metadata(cur, vpos, vend)
                 continue
             handler = _HANDLERS.get(key)
             if handler is None or not handler(cur, kw, called, opcode, key, vpos, vend):
-                attributes.append((key, text[vpos:vend]))
+                attributes.append((key, value))
+        if len(keys) > 1 and len(set(keys)) != len(keys):
+            return -1  # a repeated key: the general path reports it
         return at
 
     def attribute(self, p: Parsed, key: str, vpos: int, vend: int) -> None:
