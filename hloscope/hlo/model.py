@@ -231,9 +231,10 @@ class Instruction:
     """Called computations in XLA's order (calls/to_apply/condition,body/branches...)."""
     metadata: Metadata | None = None
     sharding: Sharding | None = None
-    backend_config: Any = None
+    backend_config: Any = field(default=None, hash=False)
     """Parsed JSON when backend_config is JSON (a dict), else None; raw text in
-    `backend_config_text`."""
+    `backend_config_text`. Left out of the hash (a dict has none; the text is hashed), so
+    instructions can be set members and dict keys."""
     backend_config_text: str | None = None
     fusion_kind: str | None = None
     """kLoop, kInput, kOutput, kCustom for fusions."""
