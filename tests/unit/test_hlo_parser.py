@@ -135,3 +135,42 @@ def test_unknown_attribute_is_kept_raw() -> None:
 def test_errors_name_line_and_column(text: str, message: str) -> None:
     with pytest.raises(ParseError, match=message):
         hlo.parse(text)
+
+
+def test_parsed_instructions_are_ordinary_frozen_dataclasses() -> None:
+    import dataclasses
+    import pickle
+
+    m = hlo.parse(SIMPLE)
+    r = m.entry_computation["r"]
+    assert type(r) is hlo.Instruction
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.name = "x"  # type: ignore[misc]
+    assert r == dataclasses.replace(r)
+    assert hash(r) == hash(dataclasses.replace(r))
+    assert pickle.loads(pickle.dumps(m)) == m
+
+
+def test_backend_config_json_and_raw() -> None:
+    m = hlo.parse("ENTRY e {\n  p = f32[2] parameter(0)\n"
+                  '  a = f32[2] custom-call(p), custom_call_target="x", '
+                  'backend_config={"k":[1,{"n":"2"}]}\n'
+                  '  ROOT b = f32[2] custom-call(a), custom_call_target="y", '
+                  'backend_config="opaque \\"text\\""\n}\n')
+    a, b = m.entry_computation["a"], m.entry_computation["b"]
+    assert a.backend_config == {"k": [1, {"n": "2"}]}
+    assert a.backend_config_text == '{"k":[1,{"n":"2"}]}'
+    assert b.backend_config is None
+    assert b.backend_config_text == 'opaque "text"'
+    assert hlo.parse(hlo.print_module(m)) == m
+
+
+def test_async_sugar_keeps_the_wrapped_opcode() -> None:
+    m = hlo.parse("ENTRY e {\n  p = f32[8] parameter(0)\n"
+                  "  s = ((f32[8]), f32[2], s32[]) slice-start(p), slice={[0:2]}\n"
+                  "  ROOT d = f32[2] slice-done(s)\n}\n")
+    s, d = m.entry_computation["s"], m.entry_computation["d"]
+    assert (s.opcode, s.async_wrapped_opcode, s.attr("slice")) == ("async-start", "slice",
+                                                                   "{[0:2]}")
+    assert (d.opcode, d.async_wrapped_opcode) == ("async-done", "slice")
+    assert "slice-start(%p)" in hlo.print_module(m)
