@@ -15,370 +15,35 @@ matching:
 - entry parameters whose per-device shape or sharding changed;
 - the memory peak on each side and the buffers that make up the change.
 
-Kernel correspondence: a kernel's members are its instruction and what it fuses; two kernels
-are linked when a member of one is matched to a member of the other (constants, broadcasts,
-iotas and other cheap instructions XLA copies into many fusions do not link). Each connected
-group of linked kernels is one change: 1 -> 1 same (or changed), 1 -> n split, n -> 1 merged,
-n -> m regrouped, 0 -> 1 added, 1 -> 0 removed.
+The report's types live in `passes/diff_report.py` (re-exported here), the kernel
+correspondence in `passes/diff_kernels.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hloscope.passes.diff_kernels import kernel_changes
 from hloscope.passes.diff_match import InstructionChange, Matching, Ref, match, shape_text
+from hloscope.passes.diff_report import (
+    SCHEMA,
+    BufferDelta,
+    CollectiveChange,
+    DiffReport,
+    DiffSide,
+    KernelChange,
+    LineDelta,
+    MemoryDelta,
+    ParameterChange,
+    TotalRow,
+    same,
+)
 
 if TYPE_CHECKING:
-    from hloscope.hlo.model import Module
-    from hloscope.passes.cost import CostReport
-    from hloscope.passes.fusion import FusionReport, Kernel
-    from hloscope.passes.memory import MemoryReport
-    from hloscope.passes.roofline import RooflineReport
-    from hloscope.passes.sharding import Collective, ShardingReport
-
-SCHEMA = "hloscope.diff/1"
-REL_TOLERANCE = 1e-9
-"""Relative difference below which two figures count as equal (float sums in another order)."""
-NO_LINK = frozenset(
-    """constant broadcast iota bitcast reshape get-tuple-element tuple parameter copy
-    convert""".split()
-)
-"""Cheap instructions XLA duplicates into several fusions: they do not link kernels."""
-LIST_LIMIT = 200
-"""Unmatched and changed instructions listed in the JSON (the counts are always complete)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DiffSide:
-    """One program and its reports. A report is None when it could not be computed; `missing`
-    then says why (report name -> one line)."""
-
-    label: str
-    """How the user named it (`sample:transformer`, a path)."""
-    name: str = ""
-    module: Module | None = None
-    cost: CostReport | None = None
-    fusion: FusionReport | None = None
-    roofline: RooflineReport | None = None
-    sharding: ShardingReport | None = None
-    memory: MemoryReport | None = None
-    hardware: str | None = None
-    mesh: str | None = None
-    devices: int = 1
-    platform: str = ""
-    stablehlo: str | None = None
-    """StableHLO text, compared (locations stripped) when a side has no optimized HLO."""
-    missing: Mapping[str, str] = field(default_factory=dict)
-
-    def info(self) -> dict[str, Any]:
-        return {"label": self.label, "name": self.name, "hardware": self.hardware,
-                "mesh": self.mesh, "devices": self.devices, "platform": self.platform,
-                "instructions": self.module.instruction_count if self.module else None}
-
-
-# -- report values --------------------------------------------------------------------------
-
-
-def _delta(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else b - a
-
-
-def _rel(a: float | None, b: float | None) -> float | None:
-    if a is None or b is None or a == 0:
-        return None
-    return (b - a) / abs(a)
-
-
-def _same(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return abs(a - b) <= REL_TOLERANCE * max(abs(a), abs(b))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TotalRow:
-    key: str
-    label: str
-    unit: str
-    """`FLOP`, `B` (bytes), `s` (seconds, estimates) or `` (a count)."""
-    a: float | None
-    b: float | None
-    estimate: bool = False
-
-    @property
-    def delta(self) -> float | None:
-        return _delta(self.a, self.b)
-
-    @property
-    def rel(self) -> float | None:
-        return _rel(self.a, self.b)
-
-    @property
-    def changed(self) -> bool:
-        return not _same(self.a, self.b)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "label": self.label, "unit": self.unit, "a": self.a,
-                "b": self.b, "delta": self.delta, "relative": self.rel,
-                "estimate": self.estimate}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CollectiveChange:
-    status: str
-    """`added`, `removed`, `resized` (bytes or count per step), `moved` (other axes/groups)."""
-    kind: str
-    axes_a: str | None
-    axes_b: str | None
-    name_a: str | None
-    name_b: str | None
-    bytes_a: float | None
-    """Bytes each device sends per execution."""
-    bytes_b: float | None
-    count_a: int | None
-    count_b: int | None
-    total_bytes_a: float | None
-    """Per device per step (x count)."""
-    total_bytes_b: float | None
-    time_a: float | None
-    """Estimated seconds per step (estimate)."""
-    time_b: float | None
-    source: str
-    op_name: str
-
-    @property
-    def axes(self) -> str:
-        return self.axes_b if self.axes_b is not None else (self.axes_a or "-")
-
-    @property
-    def total_delta(self) -> float:
-        return (self.total_bytes_b or 0.0) - (self.total_bytes_a or 0.0)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "kind": self.kind, "axes_a": self.axes_a,
-                "axes_b": self.axes_b, "name_a": self.name_a, "name_b": self.name_b,
-                "bytes_per_device_a": self.bytes_a, "bytes_per_device_b": self.bytes_b,
-                "count_a": self.count_a, "count_b": self.count_b,
-                "total_bytes_a": self.total_bytes_a, "total_bytes_b": self.total_bytes_b,
-                "estimated_s_a": self.time_a, "estimated_s_b": self.time_b,
-                "source": self.source, "op_name": self.op_name}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KernelChange:
-    status: str
-    """`added`, `removed`, `split`, `merged`, `regrouped` or `changed` (same grouping, other
-    cost, shape or body)."""
-    a: tuple[str, ...]
-    """Kernel names on side A (empty when added)."""
-    b: tuple[str, ...]
-    category: str
-    what: str
-    """Kind, opcodes and name scope of the kernels involved."""
-    source: str
-    flops_a: float
-    flops_b: float
-    bytes_a: float
-    bytes_b: float
-    time_a: float | None
-    """Estimated seconds per step of the A kernels (estimate)."""
-    time_b: float | None
-    changes: tuple[str, ...] = ()
-    """For `changed`: what differs in the kernel instruction (shape, body, operands...)."""
-
-    @property
-    def time_delta(self) -> float | None:
-        return _delta(self.time_a, self.time_b)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "a": list(self.a), "b": list(self.b),
-                "changes": list(self.changes),
-                "category": self.category, "what": self.what, "source": self.source,
-                "flops_a": self.flops_a, "flops_b": self.flops_b, "bytes_a": self.bytes_a,
-                "bytes_b": self.bytes_b, "estimated_s_a": self.time_a,
-                "estimated_s_b": self.time_b, "estimated_s_delta": self.time_delta}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LineDelta:
-    source: str
-    function: str
-    flops_a: float
-    flops_b: float
-    bytes_a: float
-    bytes_b: float
-    time_a: float | None
-    time_b: float | None
-
-    @property
-    def time_delta(self) -> float | None:
-        return _delta(self.time_a, self.time_b)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"source": self.source, "function": self.function, "flops_a": self.flops_a,
-                "flops_b": self.flops_b, "bytes_a": self.bytes_a, "bytes_b": self.bytes_b,
-                "estimated_s_a": self.time_a, "estimated_s_b": self.time_b,
-                "estimated_s_delta": self.time_delta}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ParameterChange:
-    status: str
-    """`changed`, `added` or `removed`."""
-    label: str
-    """What jax called it (`params['w1']`), else the parameter's name."""
-    shape_a: str | None
-    """Per-device shape."""
-    shape_b: str | None
-    sharding_a: str | None
-    sharding_b: str | None
-    layout_a: str | None = None
-    """Mesh axes per dimension (`data, model`), when the sharding pass ran."""
-    layout_b: str | None = None
-    global_a: str | None = None
-    global_b: str | None = None
-    bytes_a: int | None = None
-    bytes_b: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "label": self.label, "shape_a": self.shape_a,
-                "shape_b": self.shape_b, "sharding_a": self.sharding_a,
-                "sharding_b": self.sharding_b, "axes_a": self.layout_a,
-                "axes_b": self.layout_b, "global_shape_a": self.global_a,
-                "global_shape_b": self.global_b, "bytes_a": self.bytes_a,
-                "bytes_b": self.bytes_b}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BufferDelta:
-    """A value live at the peak on either side, with its bytes there."""
-
-    name_a: str | None
-    name_b: str | None
-    kind: str
-    shape_a: str | None
-    shape_b: str | None
-    bytes_a: int
-    """0 when not live at A's peak."""
-    bytes_b: int
-    source: str | None
-
-    @property
-    def delta(self) -> int:
-        return self.bytes_b - self.bytes_a
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name_a": self.name_a, "name_b": self.name_b, "kind": self.kind,
-                "shape_a": self.shape_a, "shape_b": self.shape_b, "bytes_a": self.bytes_a,
-                "bytes_b": self.bytes_b, "delta": self.delta, "source": self.source}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MemoryDelta:
-    peak_a: int
-    peak_b: int
-    split_a: Mapping[str, int]
-    """Bytes at the peak by kind (parameter, output, constant, temp)."""
-    split_b: Mapping[str, int]
-    buffers: tuple[BufferDelta, ...]
-    """Values live at either peak, by |change| (largest first)."""
-
-    @property
-    def delta(self) -> int:
-        return self.peak_b - self.peak_a
-
-    def to_json(self, *, top: int = 20) -> dict[str, Any]:
-        return {"peak_a": self.peak_a, "peak_b": self.peak_b, "delta": self.delta,
-                "by_kind_a": dict(self.split_a), "by_kind_b": dict(self.split_b),
-                "buffers": [x.to_json() for x in self.buffers[:top]]}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DiffReport:
-    """Two programs compared. Sections are empty tuples / None when a side lacks the report
-    (`unavailable` says which and why)."""
-
-    identical: bool
-    a: DiffSide = field(repr=False)
-    b: DiffSide = field(repr=False)
-    totals: tuple[TotalRow, ...]
-    collectives: tuple[CollectiveChange, ...]
-    kernels: tuple[KernelChange, ...]
-    lines: tuple[LineDelta, ...]
-    """Python lines whose cost changed, by |Δ estimated time| (else |Δ bytes|, |Δ flops|)."""
-    parameters: tuple[ParameterChange, ...]
-    memory: MemoryDelta | None
-    matching: Matching | None
-    unavailable: Mapping[str, str] = field(default_factory=dict)
-    """Section -> why it could not be compared."""
-    notes: tuple[str, ...] = ()
-
-    def collectives_with(self, status: str) -> tuple[CollectiveChange, ...]:
-        return tuple(c for c in self.collectives if c.status == status)
-
-    def kernels_with(self, status: str) -> tuple[KernelChange, ...]:
-        return tuple(k for k in self.kernels if k.status == status)
-
-    def total(self, key: str) -> TotalRow:
-        for row in self.totals:
-            if row.key == key:
-                return row
-        raise KeyError(key)
-
-    def totals_rows(self) -> list[tuple[str, float | None, float | None, float | None,
-                                        float | None, str]]:
-        """(label, a, b, delta, relative delta, unit) per total, for tables."""
-        return [(r.label, r.a, r.b, r.delta, r.rel, r.unit) for r in self.totals]
-
-    def to_json(self) -> dict[str, Any]:
-        side_totals = {
-            side: {r.key: (r.a if side == "a" else r.b) for r in self.totals}
-            for side in ("a", "b")
-        }
-        m = self.matching
-        kernels = {s: [k.to_json() for k in self.kernels_with(s)]
-                   for s in ("added", "removed", "split", "merged", "regrouped", "changed")}
-        colls = {s: [c.to_json() for c in self.collectives_with(s)]
-                 for s in ("added", "removed", "resized", "moved")}
-        return {
-            "schema": SCHEMA,
-            "identical": self.identical,
-            "a": self.a.info(),
-            "b": self.b.info(),
-            "totals": {**side_totals, "rows": [r.to_json() for r in self.totals]},
-            "collectives": colls,
-            "kernels": kernels,
-            "source_lines": [ln.to_json() for ln in self.lines],
-            "parameters": [p.to_json() for p in self.parameters],
-            "memory": self.memory.to_json() if self.memory is not None else None,
-            "matching": m.to_json() if m is not None else None,
-            "instructions": _instructions_json(self),
-            "unavailable": dict(self.unavailable),
-            "notes": list(self.notes),
-        }
-
-
-def _instructions_json(r: DiffReport) -> dict[str, Any]:
-    m = r.matching
-    if m is None:
-        return {"unmatched_a": [], "unmatched_b": [], "changed": []}
-
-    def describe(module: Module | None, ref: Ref) -> dict[str, Any]:
-        out: dict[str, Any] = {"computation": ref[0], "name": ref[1]}
-        comp = module.by_name.get(ref[0]) if module is not None else None
-        if comp is not None and ref[1] in comp.by_name:
-            ins = comp.by_name[ref[1]]
-            out.update(opcode=ins.opcode, shape=shape_text(ins.shape), op_name=ins.op_name)
-        return out
-
-    return {
-        "unmatched_a": [describe(r.a.module, x) for x in m.unmatched_a[:LIST_LIMIT]],
-        "unmatched_b": [describe(r.b.module, x) for x in m.unmatched_b[:LIST_LIMIT]],
-        "changed": [c.to_json() for c in m.changed[:LIST_LIMIT]],
-    }
-
+    from hloscope.passes.sharding import Collective
 
 # -- the pass -------------------------------------------------------------------------------
 
@@ -393,7 +58,8 @@ def run(a: DiffSide, b: DiffSide, *, matching: Matching | None = None) -> DiffRe
     m = matching if matching is not None else match(a.module, b.module)
     collectives = _section("collectives", unavailable, a, b, ("sharding",),
                            lambda: _collectives(a, b, m))
-    kernels = _section("kernels", unavailable, a, b, ("fusion",), lambda: _kernels(a, b, m))
+    kernels = _section("kernels", unavailable, a, b, ("fusion",),
+                       lambda: kernel_changes(a, b, m))
     lines = _section("source_lines", unavailable, a, b, ("fusion",), lambda: _lines(a, b))
     parameters = _parameters(a, b, m)
     memory = _section("memory", unavailable, a, b, ("memory",), lambda: (_memory(a, b, m),))
@@ -446,8 +112,6 @@ def _without_hlo(a: DiffSide, b: DiffSide) -> DiffReport:
 
 def strip_locations(text: str) -> str:
     """StableHLO text without `loc(...)` references and `#loc` definitions."""
-    import re
-
     out = []
     for line in text.splitlines():
         if line.startswith("#loc"):
@@ -532,7 +196,7 @@ def _collectives(a: DiffSide, b: DiffSide, m: Matching) -> tuple[CollectiveChang
         seen.add(ref)
         if ca.axes != cb.axes or ca.group_size != cb.group_size or ca.kind != cb.kind:
             out.append(_collective_change("moved", ca, cb))
-        elif not (_same(ca.bytes_per_device, cb.bytes_per_device) and ca.count == cb.count):
+        elif not (same(ca.bytes_per_device, cb.bytes_per_device) and ca.count == cb.count):
             out.append(_collective_change("resized", ca, cb))
     out.extend(_collective_change("added", None, cb) for ref, cb in in_b.items()
                if ref not in seen)
@@ -556,187 +220,6 @@ def _collective_change(status: str, ca: Collective | None, cb: Collective | None
         source=f"{some.source_file}:{some.source_line}" if some.source_file else some.source,
         op_name=some.op_name,
     )
-
-
-# -- kernels --------------------------------------------------------------------------------
-
-
-def _members(module: Module, comp_name: str, name: str) -> list[Ref]:
-    """The kernel instruction and every instruction of the computations it fuses or wraps."""
-    out: list[Ref] = [(comp_name, name)]
-    ins = module.by_name[comp_name].by_name[name]
-    if ins.opcode not in ("fusion", "async-start"):
-        return out
-    stack = list(ins.called[:1])
-    seen: set[str] = set()
-    while stack:
-        cname = stack.pop()
-        comp = module.by_name.get(cname)
-        if comp is None or cname in seen:
-            continue
-        seen.add(cname)
-        for inner in comp.instructions:
-            if inner.opcode == "parameter":
-                continue
-            out.append((cname, inner.name))
-            if inner.opcode in ("fusion", "async-start") and inner.called:
-                stack.append(inner.called[0])
-    return out
-
-
-def _linking(module: Module, refs: list[Ref]) -> list[Ref]:
-    """Members that link kernels: not cheap copies XLA duplicates, unless that is all."""
-    keep = [r for r in refs if module.by_name[r[0]].by_name[r[1]].opcode not in NO_LINK]
-    return keep or refs
-
-
-class _Kernels:
-    """One side's kernels, their linking members and estimated times."""
-
-    def __init__(self, side: DiffSide) -> None:
-        assert side.fusion is not None
-        assert side.module is not None
-        self.side = side
-        self.kernels: list[Kernel] = list(side.fusion.kernels)
-        self.owner: dict[Ref, int] = {}
-        self.links: list[list[Ref]] = []
-        for i, k in enumerate(self.kernels):
-            members = _linking(side.module, _members(side.module, k.computation, k.name))
-            self.links.append(members)
-            for r in members:
-                self.owner.setdefault(r, i)
-
-    def time(self, i: int) -> float | None:
-        r = self.side.roofline
-        if r is None:
-            return None
-        est = r.by_kernel.get(self.kernels[i].name)
-        return est.total_s if est is not None else 0.0
-
-
-def _kernel_groups(ka: _Kernels, kb: _Kernels, m: Matching
-                   ) -> list[tuple[list[int], list[int]]]:
-    """Connected groups of kernels linked by matched members: (A indices, B indices)."""
-    na = len(ka.kernels)
-    parent = list(range(na + len(kb.kernels)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, refs in enumerate(ka.links):
-        for r in refs:
-            partner = m.a_to_b.get(r)
-            j = kb.owner.get(partner) if partner is not None else None
-            if j is not None:
-                ri, rj = find(i), find(na + j)
-                if ri != rj:
-                    parent[rj] = ri
-    groups: dict[int, tuple[list[int], list[int]]] = {}
-    for i in range(na):
-        groups.setdefault(find(i), ([], []))[0].append(i)
-    for j in range(len(kb.kernels)):
-        groups.setdefault(find(na + j), ([], []))[1].append(j)
-    return list(groups.values())
-
-
-def _kernels(a: DiffSide, b: DiffSide, m: Matching) -> tuple[KernelChange, ...]:
-    ka, kb = _Kernels(a), _Kernels(b)
-    changed = {c.a: c for c in m.changed}
-    out: list[KernelChange] = []
-    for xs, ys in _kernel_groups(ka, kb, m):
-        status = _group_status(len(xs), len(ys))
-        fields: tuple[str, ...] = ()
-        if status == "same":
-            k1, k2 = ka.kernels[xs[0]], kb.kernels[ys[0]]
-            own = changed.get((k1.computation, k1.name))
-            fields = own.what if own is not None else ()
-            inner = any(r in changed for r in ka.links[xs[0]][1:])
-            if not (fields or inner) and _same(k1.flops, k2.flops) and _same(
-                    k1.bytes_accessed, k2.bytes_accessed):
-                continue
-            status = "changed"
-        out.append(_kernel_change(status, ka, xs, kb, ys, fields))
-    out.sort(key=lambda k: (-abs(k.time_delta or 0.0), -abs(k.bytes_b - k.bytes_a),
-                            -abs(k.flops_b - k.flops_a), k.status))
-    return tuple(out)
-
-
-def _group_status(n_a: int, n_b: int) -> str:
-    if n_a == 0:
-        return "added"
-    if n_b == 0:
-        return "removed"
-    if n_a == 1 and n_b == 1:
-        return "same"
-    if n_a == 1:
-        return "split"
-    if n_b == 1:
-        return "merged"
-    return "regrouped"
-
-
-def _sum(values: Iterable[float | None]) -> float | None:
-    total = 0.0
-    for v in values:
-        if v is None:
-            return None
-        total += v
-    return total
-
-
-def _kernel_change(status: str, ka: _Kernels, xs: list[int], kb: _Kernels, ys: list[int],
-                   changes: tuple[str, ...] = ()) -> KernelChange:
-    ks_a = [ka.kernels[i] for i in xs]
-    ks_b = [kb.kernels[j] for j in ys]
-    every = ks_b or ks_a
-    first = every[0]
-    return KernelChange(
-        status=status,
-        a=tuple(k.name for k in ks_a),
-        b=tuple(k.name for k in ks_b),
-        category=first.category,
-        what=_describe(ks_a, ks_b),
-        source=first.primary_source,
-        flops_a=sum(k.flops * k.count for k in ks_a),
-        flops_b=sum(k.flops * k.count for k in ks_b),
-        bytes_a=sum(k.bytes_accessed * k.count for k in ks_a),
-        bytes_b=sum(k.bytes_accessed * k.count for k in ks_b),
-        time_a=_sum(ka.time(i) for i in xs) if ka.side.roofline is not None else None,
-        time_b=_sum(kb.time(j) for j in ys) if kb.side.roofline is not None else None,
-        changes=changes,
-    )
-
-
-def _kernel_words(k: Kernel) -> str:
-    ops = [o for o in k.opcodes if o not in ("parameter", "constant")]
-    shown = ", ".join(ops[:4]) + (f" +{len(ops) - 4}" if len(ops) > 4 else "")
-    kind = k.kind if k.opcode == "fusion" else k.opcode
-    return f"{kind}({shown})" if k.opcode == "fusion" else kind
-
-
-def _scope(k: Kernel) -> str:
-    """The kernel's first name scope that is one (`jit(f)/block0/mlp`), without `jit(f)/`.
-    XLA names some instructions it creates after themselves (`broadcast.22`): skipped."""
-    for s in k.scopes:
-        if "/" in s or s.startswith("jit("):
-            return s.split(")/", 1)[1] if s.startswith("jit(") and ")/" in s else s
-    return ""
-
-
-def _describe(ks_a: list[Kernel], ks_b: list[Kernel]) -> str:
-    scopes: dict[str, None] = {}
-    for k in (*ks_a, *ks_b):
-        scope = _scope(k)
-        if scope:
-            scopes[scope] = None
-    left = " + ".join(_kernel_words(k) for k in ks_a[:3]) + (" ..." if len(ks_a) > 3 else "")
-    right = " + ".join(_kernel_words(k) for k in ks_b[:3]) + (" ..." if len(ks_b) > 3 else "")
-    text = f"{left} -> {right}" if ks_a and ks_b and left != right else (left or right)
-    scope = next(iter(scopes), "")
-    return f"{text} in {scope}" if scope else text
 
 
 # -- source lines ---------------------------------------------------------------------------
@@ -769,8 +252,8 @@ def _lines(a: DiffSide, b: DiffSide) -> tuple[LineDelta, ...]:
             time_a=ta.get(line, 0.0) if ta is not None else None,
             time_b=tb.get(line, 0.0) if tb is not None else None,
         )
-        if (_same(d.flops_a, d.flops_b) and _same(d.bytes_a, d.bytes_b)
-                and _same(d.time_a, d.time_b)):
+        if (same(d.flops_a, d.flops_b) and same(d.bytes_a, d.bytes_b)
+                and same(d.time_a, d.time_b)):
             continue
         out.append(d)
     out.sort(key=lambda d: (-abs(d.time_delta or 0.0), -abs(d.bytes_b - d.bytes_a),
