@@ -172,6 +172,7 @@ def side_of(analysis: Analysis, label: str | None = None) -> DiffSide:
         devices=cap.device_count,
         platform=cap.platform,
         stablehlo=cap.stablehlo,
+        versions={k: v for k, v in cap.versions.items() if k in ("jax", "jaxlib")},
         missing=missing,
         **reports,
     )

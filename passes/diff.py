@@ -64,12 +64,19 @@ def run(a: DiffSide, b: DiffSide, *, matching: Matching | None = None) -> DiffRe
     parameters = _parameters(a, b, m)
     memory = _section("memory", unavailable, a, b, ("memory",), lambda: (_memory(a, b, m),))
     totals = _totals(a, b)
+    for lib in ("jax", "jaxlib"):
+        va, vb = a.versions.get(lib), b.versions.get(lib)
+        if va and vb and va != vb:
+            notes.append(f"A was compiled by {lib} {va}, B by {lib} {vb}")
     if a.hardware and b.hardware and a.hardware != b.hardware:
         notes.append(f"estimated times use {a.hardware} for A and {b.hardware} for B")
     if m.by_stage.get("order"):
         notes.append(f"{m.by_stage['order']} instruction(s) matched by program order alone "
                      "(same op_name, line, opcode and shape, in equal numbers)")
     identical = m.identical and not any(r.changed for r in totals)
+    if identical and lines:
+        notes.append(f"the same program; costs moved between {len(lines)} Python line(s): "
+                     "source metadata only (the code moved in its file)")
     return DiffReport(
         identical=identical, a=a, b=b, totals=totals, collectives=collectives,
         kernels=kernels, lines=lines, parameters=parameters,

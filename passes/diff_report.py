@@ -44,11 +44,14 @@ class DiffSide:
     platform: str = ""
     stablehlo: str | None = None
     """StableHLO text, compared (locations stripped) when a side has no optimized HLO."""
+    versions: Mapping[str, str] = field(default_factory=dict)
+    """jax / jaxlib versions that compiled it, when recorded."""
     missing: Mapping[str, str] = field(default_factory=dict)
 
     def info(self) -> dict[str, Any]:
         return {"label": self.label, "name": self.name, "hardware": self.hardware,
                 "mesh": self.mesh, "devices": self.devices, "platform": self.platform,
+                "versions": dict(self.versions),
                 "instructions": self.module.instruction_count if self.module else None}
 
 
@@ -291,6 +294,17 @@ class DiffReport:
 
     def collectives_with(self, status: str) -> tuple[CollectiveChange, ...]:
         return tuple(c for c in self.collectives if c.status == status)
+
+    def collective_groups(self) -> tuple[tuple[str, str, str, int, float], ...]:
+        """(status, kind, axes, how many, Δ bytes per device per step) for each kind of
+        change, the largest |Δ bytes| first: "27 all-gathers over data removed"."""
+        acc: dict[tuple[str, str, str], list[float]] = {}
+        for c in self.collectives:
+            row = acc.setdefault((c.status, c.kind, c.axes), [0, 0.0])
+            row[0] += 1
+            row[1] += c.total_delta
+        return tuple(sorted(((s, k, ax, int(n), d) for (s, k, ax), (n, d) in acc.items()),
+                            key=lambda g: (-abs(g[4]), g[0], g[1], g[2])))
 
     def kernels_with(self, status: str) -> tuple[KernelChange, ...]:
         return tuple(k for k in self.kernels if k.status == status)

@@ -177,11 +177,15 @@ def _collectives(console: Console, report: DiffReport, top: int) -> None:
                                        else ""))
     if _unavailable(console, report, "collectives"):
         return
+    for status, kind, axes, n, d in report.collective_groups():
+        console.print(f"  {status} {n} {kind} over {axes}: {delta_text(d, 'B')}/device/step",
+                      highlight=False)
+    console.print()
     rows: list[tuple[str | Text, ...]] = []
     for c in cs[:top]:
-        axes = c.axes_a if c.axes_a == c.axes_b or c.axes_b is None else (
+        moved = c.axes_a if c.axes_a == c.axes_b or c.axes_b is None else (
             c.axes_b if c.axes_a is None else f"{c.axes_a} → {c.axes_b}")
-        rows.append((c.status, c.kind, axes or "-", bytes_text(c.bytes_a), bytes_text(c.bytes_b),
+        rows.append((c.status, c.kind, moved or "-", bytes_text(c.bytes_a), bytes_text(c.bytes_b),
                      "-" if c.count_a is None else str(c.count_a),
                      "-" if c.count_b is None else str(c.count_b),
                      short_source(c.source), short_op_name(c.op_name)))

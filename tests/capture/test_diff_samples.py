@@ -171,16 +171,21 @@ def test_a_dtype_change_halves_the_bytes() -> None:
     assert k.bytes_b * 2 == k.bytes_a
 
 
-def test_the_same_program_compiled_twice_has_no_differences(tmp_path: Path) -> None:
+def test_the_same_program_compiled_twice_has_no_differences(
+        fsdp: Capture, tmp_path: Path) -> None:
     import jax
 
     first = hloscope.capture("sample:mlp")
     jax.clear_caches()
     again = hloscope.capture("sample:mlp")
+    assert first.timings_s != again.timings_s
     assert hloscope.diff(first, again).identical
-    # And in a fresh process (other stack frames above the program's own lines).
-    out = tmp_path / "mlp.hlos"
-    subprocess.run([sys.executable, "-m", "hloscope", "capture", "sample:mlp", "-o", str(out)],
-                   check=True, capture_output=True, timeout=300)
-    r = hloscope.diff(first, out)
+    # The transformer (collectives, channel ids, async pairs) in a fresh process: other
+    # stack frames above the program's own lines, other timings.
+    out = tmp_path / "transformer.hlos"
+    subprocess.run([sys.executable, "-m", "hloscope", "capture", "sample:transformer", "-o",
+                    str(out)], check=True, capture_output=True, timeout=600)
+    r = hloscope.diff(fsdp, out)
     assert r.identical, r.to_json()["matching"]
+    assert r.matching is not None
+    assert len(r.matching.a_to_b) == r.matching.instructions_a

@@ -103,3 +103,12 @@ def test_fsdp_against_data_parallel(hloscope: Run) -> None:
     assert doc["totals"]["a"]["collectives[data]"] > doc["totals"]["b"]["collectives[data]"]
     changed = {p["label"]: p for p in doc["parameters"]}
     assert changed["params['layers'][0]['w1']"]["axes_b"] == "-, model"
+
+
+@pytest.mark.slow
+def test_mesh_applies_to_the_side_that_compiles(hloscope: Run) -> None:
+    proc = hloscope("diff", FUSED, "sample:mlp", "--mesh", "data=2", "--json")
+    assert (proc.returncode, proc.stderr) == (1, "")
+    doc = json.loads(proc.stdout)
+    assert (doc["a"]["mesh"], doc["a"]["devices"]) == (None, 1)
+    assert (doc["b"]["mesh"], doc["b"]["devices"]) == ("data=2", 2)

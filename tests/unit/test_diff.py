@@ -92,6 +92,30 @@ def test_matching_a_renamed_corpus_module_pairs_the_same_instructions(
     assert not wrong
 
 
+def test_stack_frame_tables_in_another_order_are_not_differences() -> None:
+    # frames_b.hlo: other instruction names, table ids permuted, metadata keys in another
+    # order, another calling script above the same lines of the model.
+    a = (DATA / "diff" / "frames_a.hlo").read_text()
+    b = (DATA / "diff" / "frames_b.hlo").read_text()
+    assert diff_texts(a, b).identical
+    moved = b.replace("line=10 end_line=10", "line=12 end_line=12")  # exp from another line
+    r = diff_texts(a, moved)
+    assert r.identical  # the same program: only its Python lines moved
+    assert "source metadata only" in r.notes[0]
+    assert r.matching is not None
+    assert r.matching.a_to_b[("main", "e")] == ("main.3", "exponential.1")
+    assert r.matching.unmatched_a == ()
+    assert [ln.source for ln in r.lines] == ["/src/model.py:10", "/src/model.py:12"]
+
+
+def test_another_jax_version_is_said_not_a_difference() -> None:
+    r = compare(Capture(name="a", hlo=FUSED, versions={"jax": "0.10.2", "jaxlib": "0.10.2"}),
+                Capture(name="b", hlo=FUSED, versions={"jax": "0.10.3", "jaxlib": "0.10.2"}),
+                hardware="h100-sxm")
+    assert r.identical
+    assert r.notes == ("A was compiled by jax 0.10.2, B by jax 0.10.3",)
+
+
 def test_schedule_order_is_a_difference() -> None:
     swapped = FUSED.replace(
         '  %x = f32[8,16]{1,0} parameter(0), metadata={op_name="x"}\n'
@@ -155,6 +179,8 @@ def test_a_collective_appears_with_its_axis() -> None:
     assert r.collectives_with("removed") == ()
     assert r.total("collectives").delta == 1
     assert r.total("collective_bytes[model]").b == added.total_bytes_b
+    assert r.collective_groups() == (("added", "all-reduce", "model", 1, added.total_bytes_b),)
+    assert "added 1 all-reduce over model: +" in rendered(r)
     doc = r.to_json()
     assert [c["axes_b"] for c in doc["collectives"]["added"]] == ["model"]
     assert doc["collectives"]["removed"] == []
