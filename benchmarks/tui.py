@@ -150,14 +150,13 @@ async def key_latency(app: Any, frames: Frames, key: str,
 async def run(path: Path, hardware: str) -> dict[str, Any]:
     from hloscope.tui.app import make_app
     from hloscope.tui.screens.kernel import KernelScreen
-    from hloscope.tui.widgets.codeview import CodeView
     from hloscope.tui.widgets.vtable import VirtualTable
 
     results: dict[str, Any] = {}
     t_start = time.perf_counter()
     app = make_app([str(path)], hardware=hardware)
     frames = Frames(app)
-    async with app.run_test(size=(120, 36)) as pilot:
+    async with app.run_test(size=(120, 36)):
         t_ready = await until(lambda: app.session.phase != "loading")
         if app.session.phase == "failed":
             raise SystemExit(f"could not open {path}: {app.session.error}")
@@ -259,8 +258,8 @@ def report(results: dict[str, Any], path: Path) -> None:
     print(f"cores: {os.cpu_count()}")
     print("\nopening (from process start of the app):")
     fp = results["first_paint_s"]
-    print(f"  first paint            {fp * 1e3:8.0f} ms   target {FIRST_PAINT_TARGET_S * 1e3:.0f} ms"
-          f"   {'ok' if fp <= FIRST_PAINT_TARGET_S else 'OVER'}")
+    print(f"  first paint            {fp * 1e3:8.0f} ms   target "
+          f"{FIRST_PAINT_TARGET_S * 1e3:.0f} ms   {'ok' if fp <= FIRST_PAINT_TARGET_S else 'OVER'}")
     print(f"  capture loaded         {results['loaded_s'] * 1e3:8.0f} ms")
     print(f"  overview complete      {results['overview_complete_s'] * 1e3:8.0f} ms   "
           "(every figure of the first screen)")

@@ -22,6 +22,7 @@ from hloscope.tui.session import Session
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from hloscope.analysis import Analysis
     from hloscope.records import Capture
     from hloscope.tui.screens.base import HloscopeScreen
     from hloscope.tui.screens.kernel import KernelScreen
@@ -84,6 +85,7 @@ class HloscopeApp(App[int]):
         hardware: str | None = None,
         screen: str | None = None,
         target_options: dict[str, Any] | None = None,
+        analyses: Sequence[Analysis] | None = None,
     ) -> None:
         super().__init__()
         self.session = Session(
@@ -91,6 +93,7 @@ class HloscopeApp(App[int]):
             captures=tuple(captures) if captures else None,
             hardware_name=hardware,
             target_options=dict(target_options or {}),
+            analyses=tuple(analyses) if analyses else None,
         )
         self.reports = ReportService(self)
         self.reports.listeners.append(self._on_report)
@@ -274,16 +277,18 @@ def make_app(
     hardware: str | None = None,
     screen: str | None = None,
     target_options: dict[str, Any] | None = None,
+    analyses: Sequence[Analysis] | None = None,
 ) -> HloscopeApp:
-    """The app for targets (`sample:NAME`, bundle, HLO/MLIR file, dump folder, factory), or
-    for captures already in hand. No targets and no captures: the default sample. Two: the
-    diff view."""
+    """The app for targets (`sample:NAME`, bundle, HLO/MLIR file, dump folder, factory), for
+    captures already in hand, or for analyses (whose computed reports it reuses: the Python
+    API, tests). None of them: the default sample. Two programs: the diff view."""
     return HloscopeApp(
         targets,
         captures=captures,
         hardware=hardware,
         screen=screen,
         target_options=target_options,
+        analyses=analyses,
     )
 
 

@@ -33,6 +33,8 @@ def load_target(
         module=options.get("module"),
         progress=stage,
         subprocess_fallback=True,
+        compile_target=options.get("compile_target"),
+        mesh=options.get("mesh"),
     )
 
 

@@ -223,40 +223,38 @@ def kernel_rows(
 
 TOP_SOURCE_COLUMNS = (
     Column("source", "line", ratio=2),
+    Column("time", "est./step", width=10, align="right"),
+    Column("share", "of step", width=14),
     Column("flops", "FLOPs/step", width=11, align="right"),
-    Column("share", "of FLOPs", width=14),
-    Column("bytes", "bytes/step", width=10, align="right"),
     Column("what", "kernels", ratio=2),
 )
 
 
-def source_rows(fusion: Any, cost: Any | None, *, limit: int | None = None) -> list[Row]:
-    """Python lines ranked by FLOPs per step (the fusion report's per-line totals, in its
-    order); the share is of the program's executed FLOPs when the cost report is there."""
-    items = list(fusion.by_source.values())
-    if limit is not None:
-        items = items[:limit]
-    total = cost.executed.flops if cost is not None else 0.0
+def source_rows(report: Any, fusion: Any, roofline: Any | None, *,
+                limit: int | None = None) -> list[Row]:
+    """Python lines of the source report, in its order (longest estimated time first), with
+    their share of the estimated step."""
+    items = report.lines if limit is None else report.lines[:limit]
+    step = roofline.step_s if roofline is not None else 0.0
     index = {k.name: k for k in fusion.kernels}
     out = []
     for line in items:
-        share = line.flops / total if total else 0.0
-        names = line.kernels
+        share = (line.estimated_s / step) if (line.estimated_s is not None and step) else 0.0
         cats: dict[str, int] = {}
-        for n in names:
+        for n in line.kernels:
             k = index.get(n)
             if k is not None and k.category == "collective":
                 op = k.opcode.removesuffix("-start")
                 cats[op] = cats.get(op, 0) + 1
-        what = f"{len(names)} kernel{'s' if len(names) != 1 else ''}"
+        what = f"{len(line.kernels)} kernel{'s' if len(line.kernels) != 1 else ''}"
         for op, c in cats.items():
             what += f", {c} {op}"
         out.append(Row(
             (
-                short_source(line.source) if line.source != "?" else "? (no source line)",
-                fmt.flops(line.flops),
+                line.short if line.source != "?" else "? (no source line)",
+                fmt.seconds(line.estimated_s),
                 Bar(share, theme.COMPUTE, theme.COMPUTE_CHAR, label=fmt.percent(share)),
-                fmt.nbytes(line.bytes_accessed),
+                fmt.flops(line.flops),
                 what,
             ),
             key=line.source,
@@ -264,8 +262,6 @@ def source_rows(fusion: Any, cost: Any | None, *, limit: int | None = None) -> l
         ))
     return out
 
-
-# -- collectives ------------------------------------------------------------------------------
 
 def memory_header(memory: Any, analysis: Analysis | None, hardware: str | None) -> Text:
     t = Text(" ")

@@ -18,7 +18,13 @@ if TYPE_CHECKING:
     from hloscope.records import Capture
     from hloscope.tui.app import HloscopeApp
 
-DEFAULT_TARGET = "sample:transformer"
+
+
+def default_target() -> str:
+    """`hloscope` with no target opens the default sample."""
+    from hloscope import samples
+
+    return f"sample:{samples.DEFAULT}"
 
 
 class Session:
@@ -29,9 +35,15 @@ class Session:
         captures: tuple[Capture, ...] | None,
         hardware_name: str | None,
         target_options: dict[str, Any],
+        analyses: tuple[Analysis, ...] | None = None,
     ) -> None:
+        self._given = analyses or ()
+        if self._given:
+            captures = tuple(a.capture for a in self._given)
+            hw = self._given[0].hardware
+            hardware_name = getattr(hw, "name", None) or hardware_name
         if not targets and not captures:
-            targets = (DEFAULT_TARGET,)
+            targets = (default_target(),)
         self.targets = targets
         self.captures: tuple[Capture, ...] = captures or ()
         self.hardware_name = hardware_name
@@ -110,7 +122,8 @@ class Session:
                         )
                     )
             self._say(app, "choosing hardware…")
-            hardware = resolve_hardware(self.hardware_name, captures[0])
+            hardware = (self._given[0].hardware if self._given
+                        else resolve_hardware(self.hardware_name, captures[0]))
         except Exception as exc:  # shown in the UI, never a crash
             _, message = describe_failure(exc)
             detail = "" if isinstance(exc, Error) else "".join(traceback.format_exception(exc))
@@ -132,7 +145,8 @@ class Session:
         self.captures = captures
         self.loaded_s = time.perf_counter() - self._t0
         self.hardware_name = getattr(hardware, "name", None) or self.hardware_name
-        self.analyses = [hloscope.analyze(c, hardware=hardware) for c in captures]
+        self.analyses = (list(self._given) if self._given
+                         else [hloscope.analyze(c, hardware=hardware) for c in captures])
         self.phase = "ready"
         self.progress = ""
         if self.is_diff:

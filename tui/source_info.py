@@ -67,7 +67,8 @@ def source_lines(report: Any, fusion: Any, roofline: Any | None,
                             rows.kernel_what(k) if k is not None else ""))
         kernels.sort(key=lambda x: -(x[1] or 0.0))
         where = _split(ln.source)
-        code, ops, op_count = "", (), 0
+        code, op_count = "", 0
+        ops: tuple[tuple[int, str], ...] = ()
         if where is not None:
             code = linecache.getline(where[0], where[1]).strip()
             if stablehlo is not None:

@@ -7,7 +7,8 @@ import inspect
 from typing import Any
 
 import pytest
-from tui_helpers import TRANSFORMER, TRANSFORMER_4DEV
+from tui_helpers import HARDWARE, TRANSFORMER, TRANSFORMER_4DEV
+
 
 @pytest.fixture(scope="session")
 def transformer() -> Any:
@@ -23,34 +24,20 @@ def transformer_4dev() -> Any:
     return hloscope.load(TRANSFORMER_4DEV)
 
 
-def busy(app: Any) -> bool:
-    """True while anything is loading, computing, or building rows."""
-    if app.session.phase == "loading":
-        return True
-    if app.reports.pending():
-        return True
-    return any(w.is_running for w in app.workers)
+@pytest.fixture(scope="session")
+def analysis(transformer: Any) -> Any:
+    """One Analysis shared by the tests: reports are immutable, and computing them once
+    keeps the TUI tests fast (the app reuses what an Analysis already holds)."""
+    import hloscope
+
+    return hloscope.analyze(transformer, hardware=HARDWARE)
 
 
-async def settle(pilot: Any, timeout: float = 60.0) -> None:
-    """Wait until the app is idle: loaded, reports computed, row workers done, messages
-    processed. Fails the test rather than hanging."""
-    app = pilot.app
-    deadline = time.monotonic() + timeout
-    quiet = 0
-    while quiet < 3:
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"app still busy after {timeout}s: phase={app.session.phase} "
-                f"pending={app.reports.pending()} workers={list(app.workers)}"
-            )
-        await pilot.pause(0.02)
-        if busy(app):
-            quiet = 0
-            await asyncio.sleep(0.02)
-        else:
-            quiet += 1
-    await pilot.pause()
+@pytest.fixture(scope="session")
+def analysis_4dev(transformer_4dev: Any) -> Any:
+    import hloscope
+
+    return hloscope.analyze(transformer_4dev, hardware=HARDWARE)
 
 
 @pytest.hookimpl(tryfirst=True)

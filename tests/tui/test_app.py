@@ -11,24 +11,23 @@ import pytest
 
 pytest.importorskip("textual")
 
-from rich.console import Console  # noqa: E402
+from rich.console import Console
+from tui_helpers import HARDWARE, SIZE, settle
 
-from hloscope.tui.app import make_app  # noqa: E402
-from hloscope.tui.reports import Status  # noqa: E402
-from hloscope.tui.screens.collectives import CollectivesScreen  # noqa: E402
-from hloscope.tui.screens.devices import DevicesScreen  # noqa: E402
-from hloscope.tui.screens.help import HelpScreen  # noqa: E402
-from hloscope.tui.screens.kernel import KernelScreen  # noqa: E402
-from hloscope.tui.screens.kernels import KernelsScreen  # noqa: E402
-from hloscope.tui.screens.memory import MemoryScreen  # noqa: E402
-from hloscope.tui.screens.overview import OverviewScreen  # noqa: E402
-from hloscope.tui.screens.pickers import JumpPicker  # noqa: E402
-from hloscope.tui.screens.source import SourceScreen  # noqa: E402
-from hloscope.tui.screens.text import TextScreen  # noqa: E402
-from hloscope.tui.widgets.codeview import CodeView  # noqa: E402
-from hloscope.tui.widgets.vtable import VirtualTable  # noqa: E402
-
-from tui_helpers import HARDWARE, SIZE, settle  # noqa: E402
+from hloscope.tui.app import make_app
+from hloscope.tui.reports import Status
+from hloscope.tui.screens.collectives import CollectivesScreen
+from hloscope.tui.screens.devices import DevicesScreen
+from hloscope.tui.screens.help import HelpScreen
+from hloscope.tui.screens.kernel import KernelScreen
+from hloscope.tui.screens.kernels import KernelsScreen
+from hloscope.tui.screens.memory import MemoryScreen
+from hloscope.tui.screens.overview import OverviewScreen
+from hloscope.tui.screens.pickers import JumpPicker
+from hloscope.tui.screens.source import SourceScreen
+from hloscope.tui.screens.text import TextScreen
+from hloscope.tui.widgets.codeview import CodeView
+from hloscope.tui.widgets.vtable import VirtualTable
 
 
 def plain(widget: Any) -> str:
@@ -48,9 +47,12 @@ async def test_opens_on_the_overview_with_every_panel_filled(transformer: Any) -
         await settle(pilot)
         assert isinstance(app.screen, OverviewScreen)
         roof = app.reports.value("roofline")
-        assert roof is not None and roof.hardware.name == HARDWARE
+        assert roof is not None
+        assert roof.hardware.name == HARDWARE
         step = plain(app.screen.query_one("#ov-step"))
-        assert "compute" in step and "memory" in step and "collect." in step
+        assert "compute" in step
+        assert "memory" in step
+        assert "collect." in step
         assert f"roofline over {HARDWARE}" in step
         memory = plain(app.screen.query_one("#ov-memory"))
         assert "peak" in memory
@@ -61,13 +63,16 @@ async def test_opens_on_the_overview_with_every_panel_filled(transformer: Any) -
         # Top kernels are the roofline's ranking, longest first.
         assert [r.key for r in top.rows[:5]] == list(roof.top_kernels[:5])
         sources = app.screen.query_one("#ov-sources", VirtualTable)
-        assert sources.rows and sources.rows[0].key == next(iter(fusion.by_source))
+        source = app.reports.value("source")
+        assert sources.rows
+        assert sources.rows[0].key == source.lines[0].source
         title = plain(app.screen.query_one("#title"))
-        assert "jit_transformer_step" in title and "data=4 × model=2" in title
+        assert "jit_transformer_step" in title
+        assert "data=4 × model=2" in title
 
 
-async def test_each_key_opens_its_screen(transformer: Any) -> None:
-    app = make_app(captures=[transformer], hardware=HARDWARE)
+async def test_each_key_opens_its_screen(analysis: Any) -> None:
+    app = make_app(analyses=[analysis])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         expected = {
@@ -88,8 +93,8 @@ async def test_each_key_opens_its_screen(transformer: Any) -> None:
                 assert st.status in (Status.READY, Status.UNAVAILABLE), (name, st)
 
 
-async def test_kernels_table_lists_every_kernel_and_filters(transformer: Any) -> None:
-    app = make_app(captures=[transformer], hardware=HARDWARE)
+async def test_kernels_table_lists_every_kernel_and_filters(analysis: Any) -> None:
+    app = make_app(analyses=[analysis])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("k")
@@ -103,9 +108,11 @@ async def test_kernels_table_lists_every_kernel_and_filters(transformer: Any) ->
         await settle(pilot)
         gathers = [k.name for k in fusion.kernels if k.opcode.startswith("all-gather")]
         shown = [table.rows[i].key for i in table.view]
-        assert gathers and sorted(shown) == sorted(gathers)
+        assert gathers
+        assert sorted(shown) == sorted(gathers)
         await pilot.press("enter")  # keep the filter, back to the table
-        assert table.has_focus and len(table.view) == len(gathers)
+        assert table.has_focus
+        assert len(table.view) == len(gathers)
         await pilot.press("slash", "escape")  # clear it
         assert len(table.view) == len(fusion.kernels)
         await pilot.press("r")  # order by FLOPs
@@ -117,8 +124,8 @@ async def test_kernels_table_lists_every_kernel_and_filters(transformer: Any) ->
         )
 
 
-async def test_enter_opens_a_kernel_with_its_instructions_and_hlo(transformer: Any) -> None:
-    app = make_app(captures=[transformer], hardware=HARDWARE)
+async def test_enter_opens_a_kernel_with_its_instructions_and_hlo(analysis: Any) -> None:
+    app = make_app(analyses=[analysis])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("k")
@@ -131,13 +138,17 @@ async def test_enter_opens_a_kernel_with_its_instructions_and_hlo(transformer: A
         await pilot.press("enter")
         await settle(pilot)
         screen = app.screen
-        assert isinstance(screen, KernelScreen) and screen.kernel_name == name
+        assert isinstance(screen, KernelScreen)
+        assert screen.kernel_name == name
         kernel = fusion.kernel(name)
         instrs = screen.query_one("#kd-instrs", VirtualTable)
         listed = [r.key for r in instrs.rows]
-        assert listed and set(listed) <= set(kernel.fused)
+        assert listed
+        assert set(listed) <= set(kernel.fused)
         head = plain(screen.query_one("#kd-head"))
-        assert name in head and kernel.kind in head and HARDWARE in head
+        assert name in head
+        assert kernel.kind in head
+        assert HARDWARE in head
         await pilot.press("2")
         hlo = screen.query_one("#kd-hlo", CodeView)
         assert f"{name} = " in hlo.lines[0]
@@ -146,8 +157,8 @@ async def test_enter_opens_a_kernel_with_its_instructions_and_hlo(transformer: A
         assert isinstance(app.screen, KernelsScreen)
 
 
-async def test_text_jumps_to_an_operand_definition_and_back(transformer: Any) -> None:
-    app = make_app(captures=[transformer], hardware=HARDWARE)
+async def test_text_jumps_to_an_operand_definition_and_back(analysis: Any) -> None:
+    app = make_app(analyses=[analysis])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         fusion = app.reports.value("fusion")
@@ -177,11 +188,12 @@ async def test_text_jumps_to_an_operand_definition_and_back(transformer: Any) ->
         # The #loc table jax prints first is skipped: the view opens at the module.
         assert screen.code.lines[screen.code.cursor_line].startswith("module")
         await pilot.press("tab")  # back to HLO, where it was
-        assert screen.code is code and code.cursor_line == index.line_of(kernel.name)
+        assert screen.code is code
+        assert code.cursor_line == index.line_of(kernel.name)
 
 
-async def test_search_in_text_finds_and_cycles(transformer: Any) -> None:
-    app = make_app(captures=[transformer], hardware=HARDWARE)
+async def test_search_in_text_finds_and_cycles(analysis: Any) -> None:
+    app = make_app(analyses=[analysis])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("t")
@@ -192,13 +204,14 @@ async def test_search_in_text_finds_and_cycles(transformer: Any) -> None:
         assert "all-reduce(" in code.lines[first]
         await pilot.press("n")
         second = code.cursor_line
-        assert second != first and "all-reduce(" in code.lines[second]
+        assert second != first
+        assert "all-reduce(" in code.lines[second]
         await pilot.press("N")
         assert code.cursor_line == first
 
 
-async def test_collectives_screen_shows_axes_and_why(transformer: Any) -> None:
-    app = make_app(captures=[transformer], hardware=HARDWARE)
+async def test_collectives_screen_shows_axes_and_why(analysis: Any) -> None:
+    app = make_app(analyses=[analysis])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("c")
@@ -209,15 +222,17 @@ async def test_collectives_screen_shows_axes_and_why(transformer: Any) -> None:
         current = sharding.collectives[[c.name for c in sharding.collectives].index(
             table.current.key)]
         detail = plain(app.screen.query_one("#c-detail"))
-        assert current.name in detail and current.axes_label in detail
-        assert current.why and current.why in " ".join(detail.split())
+        assert current.name in detail
+        assert current.axes_label in detail
+        assert current.why
+        assert current.why in " ".join(detail.split())
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, TextScreen)
 
 
-async def test_memory_screen_marks_the_peak_and_lists_buffers(transformer: Any) -> None:
-    app = make_app(captures=[transformer], hardware=HARDWARE)
+async def test_memory_screen_marks_the_peak_and_lists_buffers(analysis: Any) -> None:
+    app = make_app(analyses=[analysis])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("m")
@@ -226,11 +241,12 @@ async def test_memory_screen_marks_the_peak_and_lists_buffers(transformer: Any) 
         table = app.screen.query_one("#mm-table", VirtualTable)
         assert len(table.rows) == len(memory.at_peak)
         plot = plain(app.screen.query_one("#mm-plot"))
-        assert "▼" in plot and f"at step {memory.peak_step}" in plot
+        assert "▼" in plot
+        assert f"at step {memory.peak_step}" in plot
 
 
-async def test_hardware_switch_recomputes_estimates_only(transformer: Any) -> None:
-    app = make_app(captures=[transformer], hardware=HARDWARE)
+async def test_hardware_switch_recomputes_estimates_only(analysis: Any) -> None:
+    app = make_app(analyses=[analysis])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         fusion = app.reports.value("fusion")
@@ -238,13 +254,14 @@ async def test_hardware_switch_recomputes_estimates_only(transformer: Any) -> No
         app.session.set_hardware(app, "tpu-v5p")
         await settle(pilot)
         after = app.reports.value("roofline")
-        assert after.hardware.name == "tpu-v5p" and after.step_s != before.step_s
+        assert after.hardware.name == "tpu-v5p"
+        assert after.step_s != before.step_s
         assert app.reports.value("fusion") is fusion  # hardware-independent: kept
         assert "tpu-v5p" in plain(app.screen.query_one("#title"))
 
 
-async def test_hardware_picker_lists_devices_and_applies_the_choice(transformer: Any) -> None:
-    app = make_app(captures=[transformer], hardware=HARDWARE)
+async def test_hardware_picker_lists_devices_and_applies_the_choice(analysis: Any) -> None:
+    app = make_app(analyses=[analysis])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("h")
@@ -253,35 +270,40 @@ async def test_hardware_picker_lists_devices_and_applies_the_choice(transformer:
 
         options = app.screen.query_one(OptionList)
         ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
-        assert HARDWARE in ids and "tpu-v5e" in ids
+        assert HARDWARE in ids
+        assert "tpu-v5e" in ids
         assert ids[options.highlighted] == HARDWARE
         await pilot.press("down", "enter")
         await settle(pilot)
         assert app.session.hardware_name == ids[ids.index(HARDWARE) + 1]
 
 
-async def test_help_lists_the_keys_of_the_screen(transformer: Any) -> None:
-    app = make_app(captures=[transformer], hardware=HARDWARE)
+async def test_help_lists_the_keys_of_the_screen(analysis: Any) -> None:
+    app = make_app(analyses=[analysis])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("k", "question_mark")
         await settle(pilot)
         assert isinstance(app.screen, HelpScreen)
         text = " ".join(plain(w) for w in app.screen.query("Static"))
-        assert "Order" in text and "Kernels" in text and "estimate" in text
+        assert "Order" in text
+        assert "Kernels" in text
+        assert "estimate" in text
         await pilot.press("escape")
         assert isinstance(app.screen, KernelsScreen)
 
 
 async def test_a_bad_file_is_reported_in_the_ui(tmp_path: Any) -> None:
     bad = tmp_path / "bad.hlo"
-    bad.write_text("HloModule m\n\nENTRY e {\n  x = f32[2] parameter(0)\n  ROOT y = f32[2] nope(x\n")
+    bad.write_text("HloModule m\n\nENTRY e {\n  x = f32[2] parameter(0)\n"
+                   "  ROOT y = f32[2] nope(x\n")
     app = make_app([str(bad)], hardware=HARDWARE)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert app.is_running
         st = app.reports.state("module")
-        assert st.status is Status.FAILED and "bad.hlo" in st.message
+        assert st.status is Status.FAILED
+        assert "bad.hlo" in st.message
         assert "failed" in plain(app.screen.query_one("#ov-totals")) or "failed" in plain(
             app.screen.query_one("#status"))
         assert any("bad.hlo" in str(n.message) for n in app._notifications)
@@ -320,4 +342,144 @@ async def test_two_captures_open_the_diff_view(transformer: Any, transformer_4de
         await pilot.press("o")
         await settle(pilot)
         title = plain(app.screen.query_one("#title"))
-        assert "B: " in title and "data=2 × model=2" in title
+        assert "B: " in title
+        assert "data=2 × model=2" in title
+
+
+async def test_kernel_source_tab_shows_the_python_file(analysis: Any) -> None:
+    app = make_app(analyses=[analysis])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        fusion = app.reports.value("fusion")
+        # A kernel made by the sample's own code (the fixture's paths are repo-relative).
+        kernel = next(k for k in fusion.kernels if k.primary_source.startswith("samples/"))
+        app.open_kernel(kernel.name)
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        src = app.screen.query_one("#kd-src", CodeView)
+        path, _, line = kernel.primary_source.rpartition(":")
+        with open(path, encoding="utf-8") as f:
+            wanted = f.read().splitlines()[int(line) - 1]
+        assert src.lines[src.cursor_line] == wanted
+        assert src.cursor_line + src.first_line_number == int(line)
+        assert path in plain(app.screen.query_one("#kd-src-head"))
+
+
+async def test_source_screen_unfolds_a_line_to_kernels_and_ops(analysis: Any) -> None:
+    app = make_app(analyses=[analysis])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        report = app.reports.value("source")
+        table = app.screen.query_one("#s-table", VirtualTable)
+        assert [r.key for r in table.rows] == [("line", ln.source) for ln in report.lines]
+        first = report.lines[0]
+        await pilot.press("enter")  # unfold
+        await settle(pilot)
+        children = [r.key for r in table.rows if r.depth]
+        assert {name for kind, name in children if kind == "kernel"} == set(first.kernels)
+        path, _, line = first.source.rpartition(":")
+        ops = app.reports.value("stablehlo").ops_at(path, int(line))
+        assert [v for kind, v in children if kind == "stablehlo"] == [op.id for op in ops][:200]
+        # Enter on a StableHLO op shows it in the StableHLO text.
+        op_row = next(k for k in children if k[0] == "stablehlo")
+        assert table.find_key(op_row)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TextScreen)
+        assert app.screen.doc == "stablehlo"
+        shown = app.screen.code.lines[app.screen.code.cursor_line]
+        op = app.reports.value("stablehlo").ops[op_row[1]]
+        assert op.name.split(".", 1)[-1] in shown
+        # Back on Source: Enter on a kernel opens it.
+        await pilot.press("s")
+        await settle(pilot)
+        kernel_row = next(k for k in children if k[0] == "kernel")
+        assert table.find_key(kernel_row)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KernelScreen)
+        assert app.screen.kernel_name == kernel_row[1]
+
+
+async def test_devices_grid_selection_metric_and_matrix(analysis: Any) -> None:
+    app = make_app(analyses=[analysis])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        report = app.reports.value("devices")
+        heat = app.screen.heat
+        assert heat.grid.shape == (4, 2)  # data=4 × model=2
+        assert "device 0" in plain(app.screen.query_one("#dv-detail"))
+        await pilot.press("down", "right")
+        await settle(pilot)
+        d = next(x for x in report.devices if x.coords == (1, 1))
+        assert heat.device == d.id
+        detail = plain(app.screen.query_one("#dv-detail"))
+        assert f"device {d.id}" in detail
+        assert "data=1, model=1" in detail
+        assert heat.values[d.id] == d.estimated_s
+        await pilot.press("tab")
+        assert heat.values[d.id] == d.collective_sent_bytes
+        await pilot.press("x")
+        await settle(pilot)
+        matrix = plain(app.screen.query_one("#dv-dense-body"))
+        assert "from\\to" in matrix
+        assert app.screen.query_one("#dv-dense").display
+
+
+async def test_overview_enter_opens_the_top_kernel(analysis: Any) -> None:
+    app = make_app(analyses=[analysis])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        top = app.reports.value("roofline").top_kernels[0]
+        app.screen.query_one("#ov-kernels", VirtualTable).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KernelScreen)
+        assert app.screen.kernel_name == top
+        assert app.current_mode == "overview"  # over the screen it was opened from
+        await pilot.press("escape")
+        assert isinstance(app.screen, OverviewScreen)
+
+
+async def test_command_palette_finds_kernels_and_instructions(transformer: Any) -> None:
+    from hloscope.tui.commands import HloscopeCommands
+
+    app = make_app(captures=[transformer], hardware=HARDWARE)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        provider = HloscopeCommands(app.screen)
+        hits = [h async for h in provider.search("all-reduce.50")]
+        labels = [str(h.text) for h in hits]
+        assert "kernel all-reduce.50" in labels
+        assert "instruction all-reduce.50" in labels
+        kernel_hit = hits[labels.index("kernel all-reduce.50")]
+        kernel_hit.command()
+        await settle(pilot)
+        assert isinstance(app.screen, KernelScreen)
+
+
+async def test_diff_enter_opens_the_kernel_in_its_program(
+    analysis: Any, analysis_4dev: Any
+) -> None:
+    app = make_app(analyses=[analysis, analysis_4dev])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        report = app.reports.value("diff")
+        assert report is not None
+        assert not report.identical
+        await pilot.press("2")
+        await settle(pilot)
+        table = app.screen.query_one("#df-table", VirtualTable)
+        added = next(r for r in table.rows if r.key[1] == 1)  # a kernel of B
+        assert table.find_key(added.key)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.session.side == 1
+        assert isinstance(app.screen, KernelScreen)
+        assert app.screen.kernel_name == added.key[2]
+        assert app.reports.value("fusion").kernel(added.key[2]) is not None

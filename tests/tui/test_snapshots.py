@@ -14,18 +14,20 @@ import pytest
 
 pytest.importorskip("pytest_textual_snapshot")
 
-import hloscope  # noqa: E402
-from hloscope.tui.app import make_app  # noqa: E402
-from tui_helpers import HARDWARE, SIZE, TRANSFORMER, TRANSFORMER_4DEV, settle  # noqa: E402
+from tui_helpers import HARDWARE, SIZE, TRANSFORMER, TRANSFORMER_4DEV, settle
 
-_CAPTURES: dict[str, Any] = {}
+import hloscope
+from hloscope.tui.app import make_app
+
+_ANALYSES: dict[str, Any] = {}
 
 
-def capture(path: Any) -> Any:
+def analysis(path: Any) -> Any:
+    """One Analysis per bundle for the whole module: the app reuses its computed reports."""
     key = str(path)
-    if key not in _CAPTURES:
-        _CAPTURES[key] = hloscope.load(path)
-    return _CAPTURES[key]
+    if key not in _ANALYSES:
+        _ANALYSES[key] = hloscope.analyze(hloscope.load(path), hardware=HARDWARE)
+    return _ANALYSES[key]
 
 
 def keys(*presses: str) -> Callable[[Any], Awaitable[None]]:
@@ -41,7 +43,7 @@ def keys(*presses: str) -> Callable[[Any], Awaitable[None]]:
 
 
 def app(paths: Sequence[Any] = (TRANSFORMER,)) -> Any:
-    return make_app(captures=[capture(p) for p in paths], hardware=HARDWARE)
+    return make_app(analyses=[analysis(p) for p in paths])
 
 
 SCREENS = {

@@ -16,7 +16,6 @@ HARDWARE = "h100-sxm"
 SIZE = (120, 36)
 
 
-
 def busy(app: Any) -> bool:
     """True while anything is loading, computing, or building rows."""
     if app.session.phase == "loading":

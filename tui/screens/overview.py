@@ -26,7 +26,8 @@ from hloscope.tui.widgets.vtable import Bar, VirtualTable
 class OverviewScreen(HloscopeScreen):
     MODE = "overview"
     SCREEN_TITLE = "Overview"
-    NEEDS: ClassVar[tuple[str, ...]] = ("roofline", "memory", "fusion", "sharding", "cost")
+    NEEDS: ClassVar[tuple[str, ...]] = ("roofline", "memory", "fusion", "sharding", "cost",
+                                        "source")
     HELP = (
         "The step time is an estimate: a roofline over the chosen hardware's published peak "
         "FLOP/s, memory bandwidth and link bandwidth (press h to choose another). FLOPs and "
@@ -166,12 +167,13 @@ class OverviewScreen(HloscopeScreen):
             kt.set_rows([])
             kt.empty_text = state_text(self.state("fusion"), "kernels").plain
         st = self.query_one("#ov-sources", VirtualTable)
-        if fusion is not None:
-            st.set_rows(rows.source_rows(fusion, self.value("cost"), limit=50))
+        source = self.value("source")
+        if source is not None and fusion is not None:
+            st.set_rows(rows.source_rows(source, fusion, roof, limit=50))
             st.empty_text = "no source lines in this program's metadata"
         else:
             st.set_rows([])
-            st.empty_text = state_text(self.state("fusion"), "source lines").plain
+            st.empty_text = state_text(self.state("source"), "source lines").plain
 
     # -- navigation -------------------------------------------------------------------------
 
