@@ -99,11 +99,9 @@ def _section(name: str, unavailable: dict[str, str], a: DiffSide, b: DiffSide,
 def _without_hlo(a: DiffSide, b: DiffSide) -> DiffReport:
     """No structural comparison without optimized HLO on both sides: say so, and compare the
     StableHLO texts (locations stripped) when both have one."""
-    unavailable: dict[str, str] = {}
-    for side, tag in ((a, "A"), (b, "B")):
-        if side.module is None:
-            unavailable["instructions"] = (
-                f"{tag}: {side.missing.get('module', 'no optimized HLO')}")
+    unavailable: dict[str, str] = {"instructions": "; ".join(
+        f"{tag}: {side.missing.get('module', 'no optimized HLO')}"
+        for side, tag in ((a, "A"), (b, "B")) if side.module is None)}
     notes: list[str] = []
     identical = False
     if a.stablehlo is not None and b.stablehlo is not None:

@@ -120,6 +120,11 @@ def render(report: DiffReport, console: Console, *, top: int = 10) -> None:
         return
     console.print()
     _totals(console, report.totals)
+    if "instructions" in report.unavailable:  # a side without optimized HLO: nothing to match
+        _heading(console, "not compared: instructions, collectives, kernels, lines, memory")
+        console.print(report.unavailable["instructions"], highlight=False)
+        _notes(console, report)
+        return
     _collectives(console, report, top)
     _kernels(console, report, top)
     _lines(console, report, top)
@@ -335,8 +340,12 @@ def _stages(by_stage: Mapping[str, int]) -> str:
 
 
 def _notes(console: Console, report: DiffReport) -> None:
-    for why in ([f"{k}: {v}" for k, v in report.unavailable.items()] if report.identical
-                else []):
-        console.print(f"note: {why}", style="dim", highlight=False)
+    if report.identical:  # sections not compared, once per reason
+        reasons: dict[str, list[str]] = {}
+        for section, why in report.unavailable.items():
+            reasons.setdefault(why, []).append(section)
+        for why, sections in reasons.items():
+            console.print(f"note: not compared ({', '.join(sections)}): {why}", style="dim",
+                          highlight=False)
     for note in report.notes:
         console.print(f"note: {note}", style="dim", highlight=False)

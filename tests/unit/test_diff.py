@@ -223,7 +223,8 @@ def test_a_side_without_optimized_hlo_is_said_not_a_crash(corpus: Path) -> None:
     assert doc["totals"]["a"]["flops"] is None
     assert doc["totals"]["b"]["flops"] > 0
     text = rendered(r)
-    assert "not compared: A: " in text
+    assert "not compared: instructions, collectives, kernels" in text
+    assert "\nA: x.mlir: this capture has no optimized HLO" in text
 
 
 def test_two_stablehlo_files_compare_without_locations(corpus: Path) -> None:
