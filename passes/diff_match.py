@@ -344,7 +344,7 @@ class Matching:
         return not (self.unmatched_a or self.unmatched_b or self.changed
                     or self.schedule_changed or self.module_changes)
 
-    def to_json(self, *, limit: int = 200) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "instructions": {"a": self.instructions_a, "b": self.instructions_b},
             "matched": len(self.a_to_b),
