@@ -110,7 +110,7 @@ KERNEL_COLUMNS = (
     Column("what", "what", ratio=4),
     Column("time", "est./step", width=10, align="right"),
     Column("bar", "", width=10),
-    Column("bound", "bound", width=7),
+    Column("bound", "bound", width=10),
     Column("flops", "FLOPs", width=9, align="right"),
     Column("bytes", "bytes", width=10, align="right"),
     Column("count", "×", width=4, align="right"),
@@ -122,7 +122,7 @@ TOP_KERNEL_COLUMNS = (
     Column("what", "what", ratio=4),
     Column("time", "est./step", width=10, align="right"),
     Column("share", "share", width=6, align="right"),
-    Column("bound", "bound", width=7),
+    Column("bound", "bound", width=10),
     Column("source", "source", ratio=3),
 )
 

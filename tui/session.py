@@ -208,6 +208,7 @@ class Session:
         if self.phase == "failed":
             return ReportState(Status.FAILED, message=self.error)
         if self.phase == "loading":
-            return ReportState(Status.PENDING, message=self.progress or "loading…")
+            return ReportState(Status.PENDING,
+                               message=f"loading {self.progress or ', '.join(self.labels)}")
         return ReportState(Status.READY)
 

@@ -55,13 +55,14 @@ class HardwarePicker(_Picker):
         options: list[Option] = []
         note = "Estimates are a roofline over each device's published specs."
         try:
-            from hloscope.hardware import get_hardware, names
+            from hloscope.hardware import cpu_hardware, get_hardware, names
         except ImportError:
             options = []
             note = "not available yet: hloscope.hardware is not built"
         else:
             for name in names():
-                hw = get_hardware(name)
+                # `cpu` is measured on first use (~1 s): describe it without measuring here.
+                hw = cpu_hardware(measure=False) if name == "cpu" else get_hardware(name)
                 label = Text()
                 label.append("● " if name == current else "  ", style="bold")
                 label.append(f"{name:<14}", style="bold" if name == current else "")

@@ -126,8 +126,9 @@ class StatusLine(Line):
 def state_text(state: ReportState, what: str) -> Text:
     """One line for a report that is not ready: computing, not available, or failed."""
     if state.status is Status.PENDING or state.status is Status.IDLE:
-        msg = state.message if state.message and state.message != "loading…" else ""
-        return Text(f"⋯ computing {what}…" + (f" ({msg})" if msg else ""), style="dim italic")
+        if state.message.startswith("loading"):
+            return Text(f"⋯ {state.message}", style="dim italic")
+        return Text(f"⋯ computing {what}…", style="dim italic")
     if state.status is Status.UNAVAILABLE:
         return Text(state.message or f"{what}: not available", style="italic")
     if state.status is Status.FAILED:

@@ -63,6 +63,10 @@ _RULES: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
 }
 
 
+WINDOW_MARGIN = 120
+"""Characters coloured beyond each side of the visible part of a line."""
+
+
 class CodeView(ScrollView, can_focus=True):
     """Lines of code with a cursor line; colours only what is on screen."""
 
@@ -333,9 +337,13 @@ class CodeView(ScrollView, can_focus=True):
                 style=self.get_component_rich_style("code--gutter"),
                 end="",
             )
-            body = self.highlight(self.lines[index])
-            # Only the visible window becomes segments: HLO lines carry kilobytes of metadata.
-            body = body[scroll_x : scroll_x + max(0, width - gw)]
+            # Only the visible window is coloured and drawn: HLO lines carry kilobytes of
+            # metadata. A margin either side keeps tokens cut by the window coloured right.
+            text = self.lines[index]
+            visible = max(0, width - gw)
+            start = max(0, scroll_x - WINDOW_MARGIN)
+            body = self.highlight(text[start : scroll_x + visible + WINDOW_MARGIN])
+            body = body[scroll_x - start : scroll_x - start + visible]
             line = gutter + body
             if index in self.marks:
                 line.stylize(self.get_component_rich_style("code--mark"))
