@@ -70,7 +70,7 @@ def grid_of(report: Any) -> Grid:
         col_labels.append(",".join(str(x) for x in reversed(coords)))
     return Grid(
         row_title=f"{names[0]}=",
-        col_title=(",".join(names[1:]) + "=") if rest else "",
+        col_title=(",".join(names[1:]) + " →") if rest else "",
         row_labels=tuple(str(r) for r in range(rows_n)),
         col_labels=tuple(col_labels) if rest else ("",),
         devices=tuple(tuple(r) for r in cells),

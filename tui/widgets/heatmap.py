@@ -11,6 +11,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -52,7 +53,7 @@ class MeshHeatmap(Widget, can_focus=True):
     ]
 
     DEFAULT_CSS = """
-    MeshHeatmap { height: auto; width: 1fr; }
+    MeshHeatmap { height: auto; width: 1fr; text-wrap: nowrap; text-overflow: clip; }
     """
 
     cursor: reactive[tuple[int, int]] = reactive((0, 0), init=False)
@@ -106,6 +107,7 @@ class MeshHeatmap(Widget, can_focus=True):
 
     def watch_cursor(self) -> None:
         self.refresh()
+        self._scroll_to_cursor()
         if self.device is not None:
             self.post_message(self.DeviceHighlighted(self, self.device))
 
@@ -120,31 +122,42 @@ class MeshHeatmap(Widget, can_focus=True):
         if self.device is not None:
             self.post_message(self.DeviceHighlighted(self, self.device))
 
+    def _label_width(self) -> int:
+        assert self.grid is not None
+        return len(self.grid.row_title) + max(len(x) for x in self.grid.row_labels) + 1
+
     def _cell_width(self) -> int:
+        """Cells share the width: 14 wide with their value at most; down to 1 cell (shade
+        only) for a wide mesh, so a 64×16 mesh still fits 100 columns."""
         if self.grid is None:
             return 8
         _, cols = self.grid.shape
-        label_w = max(len(self.grid.row_title) + max(len(x) for x in self.grid.row_labels), 4) + 1
-        avail = max(10, (self.size.width or 80) - label_w)
-        return max(3, min(14, avail // max(1, cols) - 1))
+        avail = max(cols, (self.size.width or 80) - self._label_width())
+        return max(1, min(14, avail // max(1, cols) - 1))
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
-        return (self.grid.shape[0] if self.grid else 0) + 2
+        return (self.grid.shape[0] if self.grid else 0) + 3
+
+    HEADER_LINES = 2
+    """Axis title, then column labels, above the rows."""
 
     def on_click(self, event: events.Click) -> None:
         if self.grid is None:
             return
-        r = event.y - 1
-        label_w = self._label_width()
-        cw = self._cell_width() + 1
-        c = (event.x - label_w) // cw
+        r = event.y - self.HEADER_LINES
+        c = (event.x - self._label_width()) // (self._cell_width() + 1)
         rows, cols = self.grid.shape
         if 0 <= r < rows and 0 <= c < cols:
             self.cursor = (r, c)
 
-    def _label_width(self) -> int:
-        assert self.grid is not None
-        return max(len(self.grid.row_title) + max(len(x) for x in self.grid.row_labels), 4) + 1
+    def _scroll_to_cursor(self) -> None:
+        parent = self.parent
+        if parent is not None and hasattr(parent, "scroll_to_region"):
+            r, _ = self.cursor
+            parent.scroll_to_region(
+                Region(0, self.region.y - parent.region.y + r, 1, self.HEADER_LINES + 1),
+                animate=False,
+            )
 
     def render(self) -> Text:
         if self.grid is None:
@@ -155,35 +168,33 @@ class MeshHeatmap(Widget, can_focus=True):
         vals = [v for v in self.values.values() if v is not None]
         top = max(vals) if vals else 0.0
         out = Text(no_wrap=True, overflow="crop")
-        out.append(" " * lw)
+        out.append(" " * lw + (g.col_title or ""), style="bold")
+        out.append("\n" + " " * lw)
         for label in g.col_labels:
-            head = (g.col_title + label) if g.col_title else label
-            out.append(head[:cw].center(cw) + " ", style="bold")
+            out.append(label[:cw].center(cw) + " ", style="bold")
         out.append("\n")
         for r, row in enumerate(g.devices):
             out.append(f"{g.row_title}{g.row_labels[r]}".ljust(lw), style="bold")
             for c, dev in enumerate(row):
-                if dev < 0:  # no device at this mesh position
-                    out.append(" " * cw + " ")
-                    continue
-                v = self.values.get(dev)
-                frac = (v / top) if (v is not None and top > 0) else 0.0
-                shade = _SHADES[min(4, max(1 if (v or 0) > 0 else 0, round(frac * 4)))]
-                label = self.formatter(v)
-                if cw >= len(label) + 3:
-                    cell = f"{shade * 2} {label}".ljust(cw)
-                else:
-                    cell = shade * cw
-                selected = (r, c) == self.cursor
-                style = f"{self.style} reverse" if selected else self.style
-                if selected and self.has_focus:
-                    style += " bold"
-                out.append(cell, style=style)
+                out.append_text(self._cell(dev, (r, c) == self.cursor, cw, top))
                 out.append(" ")
             out.append("\n")
         out.append(f"{self.metric_title}: ", style="dim")
         out.append(f"max {self.formatter(top if vals else None)}", style="dim")
         return out
+
+    def _cell(self, dev: int, selected: bool, cw: int, top: float) -> Text:
+        if dev < 0:  # no device at this mesh position
+            return Text(" " * cw)
+        v = self.values.get(dev)
+        frac = (v / top) if (v is not None and top > 0) else 0.0
+        shade = _SHADES[min(4, max(1 if (v or 0) > 0 else 0, round(frac * 4)))]
+        label = self.formatter(v)
+        cell = f"{shade * 2} {label}".ljust(cw) if cw >= len(label) + 3 else shade * cw
+        style = f"{self.style} reverse" if selected else self.style
+        if selected and self.has_focus:
+            style += " bold"
+        return Text(cell, style=style)
 
     def on_focus(self) -> None:
         self.refresh()
