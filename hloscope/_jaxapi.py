@@ -175,3 +175,45 @@ def run_hlo_per_device(text: str, inputs: list[Any]) -> list[Any]:
     arg = jax.make_array_from_single_device_arrays(shape, sharding, shards)
     out = exe.execute_sharded([arg]).disassemble_into_single_device_arrays()[0]
     return [np.asarray(x) for x in out]
+
+
+def hlo_to_stablehlo_text(text: str) -> str:
+    """XLA's own HLO -> StableHLO import of an HLO text (`jax.extend.mlir.hlo_to_stablehlo`),
+    as MLIR text. (In jaxlib 0.10.2 it drops a mesh's `device_ids` from mesh-form replica
+    groups: the `sdy.mesh` it writes has only the axes.)"""
+    from jax._src.interpreters import mlir as jmlir
+    from jax.extend import mlir as jax_mlir
+    from jaxlib import _hlo
+    from jaxlib.mlir import ir
+
+    proto = _hlo.hlo_module_from_text(text).as_serialized_hlo_module_proto()
+    with jmlir.make_ir_context():
+        return str(ir.Module.parse(jax_mlir.hlo_to_stablehlo(proto)))
+
+
+def run_stablehlo_per_device(mlir_text: str, inputs: list[Any]) -> tuple[list[Any], str]:
+    """`run_hlo_per_device` for a StableHLO module given as text: each device's output, and
+    the optimized HLO text XLA compiled and ran."""
+    import jax
+    import numpy as np
+    from jax._src import compiler, xla_bridge
+    from jax._src.interpreters import mlir as jmlir
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+    from jaxlib import xla_client
+    from jaxlib.mlir import ir
+
+    n = len(inputs)
+    with jmlir.make_ir_context():
+        code = jmlir.module_to_bytecode(ir.Module.parse(mlir_text))
+    backend = xla_bridge.get_backend("cpu")
+    devices = backend.devices()[:n]
+    options = compiler.get_compile_options(
+        num_replicas=1, num_partitions=n, device_assignment=np.array(devices).reshape(1, n))
+    exe = backend.compile_and_load(code, xla_client.DeviceList(tuple(devices)), options)
+    shards = [jax.device_put(np.asarray(x), d) for x, d in zip(inputs, devices, strict=True)]
+    shape = (n * shards[0].shape[0], *shards[0].shape[1:])
+    spec = PartitionSpec("d")  # type: ignore[no-untyped-call]
+    sharding = NamedSharding(Mesh(np.array(devices), ("d",)), spec)
+    arg = jax.make_array_from_single_device_arrays(shape, sharding, shards)
+    out = exe.execute_sharded([arg]).disassemble_into_single_device_arrays()[0]
+    return [np.asarray(x) for x in out], exe.hlo_modules()[0].to_string()

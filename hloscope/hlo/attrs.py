@@ -5,12 +5,12 @@ errors point into the file."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from typing import Any
 
 from hloscope.hlo.lexer import DIGITS, NAME_RE, Cursor, string_end, unescape
+from hloscope.hlo.mesh_groups import MAX_GROUP_DEVICES, iota_devices, mesh_groups_at
 from hloscope.hlo.model import (
     GroupsForm,
     InputOutputAlias,
@@ -29,7 +29,6 @@ _INT_FIELDS = {
     "stack_frame_id": "stack_frame_id",
 }
 _STR_FIELDS = ("op_type", "op_name", "source_file")
-_MAX_GROUP_DEVICES = 1 << 20
 _INT_VALUE_RE = re.compile(r"-?" + DIGITS)
 
 metadata_cache: dict[str, Metadata] = {}
@@ -220,7 +219,7 @@ def _replica_groups(cur: Cursor, pos: int, end: int) -> ReplicaGroups:
     if text.startswith("[", pos):
         return _iota_groups(cur, pos, end)
     if text.startswith("mesh", pos):
-        return _mesh_groups(cur, pos, end)
+        return mesh_groups_at(cur, pos, end)
     cur.error(pos, "replica groups ({{...}}, [n,m]<=[...] or mesh[...] {...})")
 
 
@@ -229,8 +228,8 @@ def _iota_groups(cur: Cursor, pos: int, end: int) -> ReplicaGroups:
     if len(dims) != 2:
         cur.fail(pos, f"iota replica groups need [groups,size], found {list(dims)}")
     total = dims[0] * dims[1]
-    if total > _MAX_GROUP_DEVICES:
-        cur.fail(pos, f"more than {_MAX_GROUP_DEVICES} devices in replica groups")
+    if total > MAX_GROUP_DEVICES:
+        cur.fail(pos, f"more than {MAX_GROUP_DEVICES} devices in replica groups")
     p = cur.expect(p, "<=")
     ta, p = iota_at(cur, p, dims, total)
     if p != end:
@@ -240,94 +239,6 @@ def _iota_groups(cur: Cursor, pos: int, end: int) -> ReplicaGroups:
     groups = tuple(tuple(flat[i * n : (i + 1) * n]) for i in range(dims[0]))
     return ReplicaGroups(form=GroupsForm.IOTA, groups=groups, iota_dims=dims,
                          reshape_dims=ta.reshape_dims, transpose_perm=ta.transpose_perm)
-
-
-def iota_devices(reshape: tuple[int, ...], perm: tuple[int, ...]) -> list[int]:
-    """Row-major contents of iota(prod(reshape)) reshaped to `reshape` and transposed by
-    `perm` (XLA's IotaTileAssignment)."""
-    if not perm:
-        perm = tuple(range(len(reshape)))
-    strides = [1] * len(reshape)
-    for i in range(len(reshape) - 2, -1, -1):
-        strides[i] = strides[i + 1] * reshape[i + 1]
-    out_dims = [reshape[p] for p in perm]
-    out_strides = [strides[p] for p in perm]
-    return [
-        sum(j * s for j, s in zip(idx, out_strides, strict=True))
-        for idx in itertools.product(*(range(d) for d in out_dims))
-    ]
-
-
-_AXIS_RE = re.compile(r"\s*'([^'\\]*)'\s*=\s*(" + DIGITS + r")\s*")
-_SEL_RE = re.compile(r"\s*'([^'\\]*)'\s*")
-
-
-def _mesh_groups(cur: Cursor, pos: int, end: int) -> ReplicaGroups:
-    """`mesh['a'=2,'b'=4] {'a'}`: devices numbered row-major over the mesh; each group holds
-    the devices that differ only along the selected axes (in the listed order)."""
-    text = cur.text
-    p = cur.expect(pos + 4, "[")
-    axes: list[tuple[str, int]] = []
-    while True:
-        m = _AXIS_RE.match(text, p)
-        if m is None:
-            cur.error(cur.skip_ws(p), "'axis'=size in a mesh")
-        axes.append((m.group(1), int(m.group(2))))
-        p = m.end()
-        if not text.startswith(",", p):
-            break
-        p += 1
-    p = cur.expect(p, "]")
-    p = cur.expect(p, "{")
-    selected: list[str] = []
-    names = [a for a, _ in axes]
-    while True:
-        m = _SEL_RE.match(text, p)
-        if m is None:
-            break
-        if m.group(1) not in names or m.group(1) in selected:
-            cur.fail(p, f"mesh axis {m.group(1)!r} is not in the mesh or selected twice")
-        selected.append(m.group(1))
-        p = m.end()
-        if not text.startswith(",", p):
-            break
-        p += 1
-    p = cur.expect(p, "}")
-    if p != end:
-        cur.error(p, "end of replica groups")
-    groups = mesh_groups(axes, selected)
-    if groups is None:
-        cur.fail(pos, f"more than {_MAX_GROUP_DEVICES} devices in replica groups")
-    return ReplicaGroups(form=GroupsForm.MESH, groups=groups, mesh_axes=tuple(axes),
-                         mesh_selected=tuple(selected))
-
-
-def mesh_groups(axes: list[tuple[str, int]],
-                selected: list[str]) -> tuple[tuple[int, ...], ...] | None:
-    """Groups of a mesh-form replica group list, as XLA's MeshAxesReplicaGroupList makes them
-    (xla/hlo/ir/replica_group.cc): the device array (iota) reshaped to the axis sizes, the
-    selected axes transposed to the end in their listed order, cut into groups. None when the
-    mesh is too large to expand."""
-    sizes = [s for _, s in axes]
-    total = 1
-    for s in sizes:
-        total *= s
-    if total > _MAX_GROUP_DEVICES:
-        return None
-    names = [a for a, _ in axes]
-    sel = [names.index(a) for a in selected]
-    rest = [i for i in range(len(axes)) if i not in sel]
-    strides = [1] * len(sizes)
-    for i in range(len(sizes) - 2, -1, -1):
-        strides[i] = strides[i + 1] * sizes[i + 1]
-    groups = []
-    for outer in itertools.product(*(range(sizes[i]) for i in rest)):
-        base = sum(c * strides[i] for c, i in zip(outer, rest, strict=True))
-        groups.append(tuple(
-            base + sum(c * strides[i] for c, i in zip(inner, sel, strict=True))
-            for inner in itertools.product(*(range(sizes[i]) for i in sel))
-        ))
-    return tuple(groups)
 
 
 def input_output_alias(cur: Cursor, pos: int, end: int) -> tuple[InputOutputAlias, ...]:

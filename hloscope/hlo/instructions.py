@@ -221,6 +221,8 @@ class Body:
             else:
                 vpos, vend = a.span(4)
             keys.append(key)
+            if key == "replica_groups" and value[0] == "m":
+                return -1  # mesh form: its `, device_ids=` needs the general path
             if key == "metadata":
                 md = A.metadata_cache.get(value)
                 kw["metadata"] = md if md is not None else A.metadata(cur, vpos, vend)
@@ -444,10 +446,26 @@ def attr_head(cur: Cursor, pos: int) -> tuple[str, int, int]:
     if m is None:
         cur.error(p, "attribute=value")
     vpos = cur.skip_ws(m.end())
-    if m.group(1) == "literal":  # `literal=s32[] 1`: a shape, a space, a value
+    key = m.group(1)
+    if key == "literal":  # `literal=s32[] 1`: a shape, a space, a value
         _, q = parse_shape_at(cur, vpos)
         return "literal", vpos, cur.value_end(cur.skip_ws(q))
-    return m.group(1), vpos, cur.value_end(vpos)
+    vend = cur.value_end(vpos)
+    if key == "replica_groups" and cur.text.startswith("mesh", vpos):
+        vend = _mesh_device_ids_end(cur, vend)
+    return key, vpos, vend
+
+
+def _mesh_device_ids_end(cur: Cursor, vend: int) -> int:
+    """`mesh[...], device_ids=(...) {...}` holds a comma: the value goes on through the
+    device ids and the axes after them."""
+    p = cur.skip_ws(vend)
+    if not cur.text.startswith(",", p):
+        return vend
+    m = _ATTR_KEY_RE.match(cur.text, cur.skip_ws(p + 1))
+    if m is None or m.group(1) != "device_ids":
+        return vend
+    return cur.value_end(cur.skip_ws(m.end()))
 
 
 def _is_opcode(word: str) -> bool:

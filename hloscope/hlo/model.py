@@ -138,7 +138,7 @@ class Metadata:
     """Other metadata keys (deduplicated_name, scheduling_name, profile_type...) as raw text."""
 
 
-class ShardingKind(str, Enum):
+class ShardingKind(str, Enum):  # noqa: UP042 (str() and format() of members stay as they are)
     REPLICATED = "replicated"
     MAXIMAL = "maximal"
     MANUAL = "manual"
@@ -178,10 +178,10 @@ class Sharding:
     """Items not modelled (`metadata={...}`, `shard_as 1`, `shard_like 0`...), as raw text."""
 
 
-class GroupsForm(str, Enum):
+class GroupsForm(str, Enum):  # noqa: UP042 (str() and format() of members stay as they are)
     EXPLICIT = "explicit"  # {{0,1},{2,3}}
     IOTA = "iota"  # [4,2]<=[2,4]T(1,0)
-    MESH = "mesh"  # mesh['axis_0'=2,'axis_1'=4] {'axis_0'}
+    MESH = "mesh"  # mesh['axis_0'=2,'axis_1'=4] {'axis_0'}, optionally with device_ids=(...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +190,9 @@ class ReplicaGroups:
 
     For IOTA, `iota_dims`/`reshape_dims`/`transpose_perm` keep the compact form: groups are rows
     of iota(reshape_dims) transposed by transpose_perm and reshaped to iota_dims. For MESH,
-    `mesh_axes` is ((name, size), ...) and `mesh_selected` the axes that form each group.
+    `mesh_axes` is ((name, size), ...) and `mesh_selected` the axes that form each group
+    (`mesh['x'=2,'y'=4], device_ids=([4,2]T(1,0)) {'y':(1)2,'x'}`: mesh_selected ('y', 'x'),
+    mesh_sub_axes ((1, 2), None)).
     """
 
     form: GroupsForm
@@ -200,9 +202,21 @@ class ReplicaGroups:
     transpose_perm: tuple[int, ...] = ()
     mesh_axes: tuple[tuple[str, int], ...] = ()
     mesh_selected: tuple[str, ...] = ()
+    mesh_sub_axes: tuple[tuple[int, int] | None, ...] = ()
+    """Per `mesh_selected` entry, `(pre_size, size)` of a sub-axis (`'x':(2)4`: the 4-way
+    factor of `x` after its 2-way major factor) or None for the whole axis; empty when no
+    entry is a sub-axis."""
+    mesh_device_ids: tuple[int, ...] = ()
+    """The device at each mesh position, row-major over `mesh_axes` (`device_ids=(...)`);
+    empty when position p is device p. Expanded from the iota form when written so."""
+    mesh_device_reshape: tuple[int, ...] = ()
+    mesh_device_perm: tuple[int, ...] = ()
+    """`device_ids=([64,8]T(1,0))`: iota over mesh_device_reshape transposed by
+    mesh_device_perm gives mesh_device_ids; both empty when the ids were written as a list
+    (or not at all)."""
 
 
-class Role(str, Enum):
+class Role(str, Enum):  # noqa: UP042 (str() and format() of members stay as they are)
     """What a computation is for, from how the module calls it."""
 
     ENTRY = "entry"

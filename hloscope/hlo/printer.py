@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hloscope.hlo.lexer import quote
+from hloscope.hlo.mesh_groups import format_mesh_groups
 from hloscope.hlo.model import (
     Computation,
     GroupsForm,
@@ -183,8 +184,7 @@ def format_replica_groups(rg: ReplicaGroups) -> str:
             out += "T(" + ",".join(map(str, rg.transpose_perm)) + ")"
         return out
     if rg.form is GroupsForm.MESH:
-        axes = ",".join(f"'{a}'={n}" for a, n in rg.mesh_axes)
-        return f"mesh[{axes}] {{" + ",".join(f"'{a}'" for a in rg.mesh_selected) + "}"
+        return format_mesh_groups(rg)
     return "{" + ",".join("{" + ",".join(map(str, g)) + "}" for g in rg.groups) + "}"
 
 

@@ -23,19 +23,7 @@ pytestmark = [pytest.mark.jax, pytest.mark.slow]
 
 TARGETS = ("tpu-v5e:2x2", "tpu-v5p:4x4x4", "h100x8")
 PROGRAMS = ("sample:mlp", "sample:transformer")
-# TPU prints 3 of the transformer's collectives on v5e:2x2 as
-# `replica_groups=mesh['axis_0'=1,...], device_ids=([2,2]T(1,0)) {'axis_0',...}`, a form the
-# HLO reader does not parse yet. Strict: this fails once the reader learns it.
-_READER_GAP = pytest.mark.xfail(
-    strict=True, raises=hloscope.ParseError,
-    reason="HLO reader: mesh replica groups with device_ids=(...) (TPU) not parsed yet",
-)
-PARTITIONED = [
-    pytest.param(t, p, marks=_READER_GAP)
-    if (t, p) == ("tpu-v5e:2x2", "sample:transformer") else (t, p)
-    for t in TARGETS
-    for p in PROGRAMS
-]
+PARTITIONED = [(t, p) for t in TARGETS for p in PROGRAMS]
 COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "collective-permute")
 
 

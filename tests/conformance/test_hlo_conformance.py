@@ -163,6 +163,13 @@ ENTRY e {
         "mesh['x'=2,'y'=4] {'y'}",
         "mesh['x'=2,'y'=2,'z'=2] {'z','x'}",
         "mesh['x'=2,'y'=2,'z'=2] {'x','z'}",
+        # sub-axes: 'x':(pre)size is the size-way factor of x after its pre-way major factor
+        "mesh['x'=8] {'x':(1)2}",
+        "mesh['x'=8] {'x':(2)2}",
+        "mesh['x'=8] {'x':(4)2}",
+        "mesh['x'=8] {'x':(2)4}",
+        "mesh['x'=8] {'x':(4)2,'x':(1)2}",
+        "mesh['x'=2,'y'=4] {'y':(2)2,'x'}",
     ],
 )
 def test_replica_groups_match_xla_runtime(groups: str) -> None:
@@ -178,3 +185,79 @@ def test_replica_groups_match_xla_runtime(groups: str) -> None:
     out = _jaxapi.run_hlo_per_device(text, [np.array([d], np.int32) for d in range(8)])
     ours = {d: list(g) for g in rg.groups for d in g}
     assert {d: out[d].tolist() for d in range(8)} == ours
+
+
+_SDY_MESH_RE = re.compile(r"(sdy\.mesh @mesh = <\[[^\]]*\])>")
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        "mesh['x'=2,'y'=4], device_ids=(0,2,4,6,1,3,5,7) {'x'}",
+        "mesh['x'=2,'y'=4], device_ids=(3,1,4,0,5,7,2,6) {'y'}",
+        "mesh['x'=2,'y'=4], device_ids=(3,1,4,0,5,7,2,6) {'y','x'}",
+        "mesh['x'=8], device_ids=(0,4,1,5,2,6,3,7) {'x':(2)2}",
+        "mesh['x'=2,'y'=4], device_ids=(7,6,5,4,3,2,1,0) {'y':(1)2,'x'}",
+        "mesh['x'=2,'y'=4], device_ids=([4,2]T(1,0)) {'x'}",
+        "mesh['x'=2,'y'=4], device_ids=([4,2]T(1,0)) {'y'}",
+        "mesh['a'=1,'b'=2,'c'=4], device_ids=([4,2]T(1,0)) {'c','b'}",
+        "mesh['x'=2,'y'=4], device_ids=([2,2,2]T(2,0,1)) {'y','x'}",
+        "mesh['x'=2,'y'=4], device_ids=([2,2,2]T(0,2,1)) {'y':(1)2,'x'}",
+        "mesh['x'=8], device_ids=([2,4]T(1,0)) {'x':(1)4}",
+    ],
+)
+def test_mesh_device_ids_match_xla_runtime(groups: str) -> None:
+    """Mesh groups with device ids (mesh position p holds device ids[p]) against XLA's CPU
+    runtime. jaxlib's HLO -> StableHLO import drops the ids from the `sdy.mesh` it writes, so
+    they are put back there (our reading of the list; for the iota form, our expansion of
+    it, the one the iota groups above check) and XLA's own printout of the module it compiled
+    must then show the groups of the text we read."""
+    import numpy as np
+
+    m = hlo.parse(_GATHER.replace("GROUPS", groups).replace("SIZE", "1"))
+    rg = m.entry_computation["g"].replica_groups
+    assert rg is not None
+    assert rg.mesh_device_ids
+    size = len(rg.groups[0])
+    text = _GATHER.replace("GROUPS", groups).replace("SIZE", str(size))
+    ids = ",".join(map(str, rg.mesh_device_ids))
+    mlir, n = _SDY_MESH_RE.subn(lambda g: f"{g.group(1)}, device_ids=[{ids}]>",
+                                _jaxapi.hlo_to_stablehlo_text(text))
+    assert n == 1
+    out, compiled = _jaxapi.run_stablehlo_per_device(
+        mlir, [np.array([d], np.int32) for d in range(8)])
+    ran = next(i for _, i in hlo.parse(compiled).instructions() if i.opcode == "all-gather")
+    assert ran.replica_groups is not None
+    assert ran.replica_groups.groups == rg.groups
+    if not rg.mesh_device_reshape:  # an explicit list reads back as written
+        assert hlo.print_module(hlo.parse(compiled)).count(groups) == 1
+    ours = {d: list(g) for g in rg.groups for d in g}
+    assert {d: out[d].tolist() for d in range(8)} == ours
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        "mesh['axis_0'=1,'axis_1'=1,'axis_2'=8,'axis_3'=64], device_ids=([64,8]T(1,0)) "
+        "{'axis_2'}",
+        "mesh[\"x\"=2,\"y\"=4],device_ids=([4,2]T (1,0)){\"x\"}",
+        "mesh['x'=2,'y'=4], device_ids=([2,4]T(0,1)) {'x'}",
+        "mesh['x'=2,'y'=4], device_ids=([8]) { 'y' : ( 2 ) 2 }",
+        "mesh['x'=8] {'x':(2)2,'x':(1)2}",
+    ],
+)
+def test_mesh_groups_print_back_as_xla_reads_them(groups: str) -> None:
+    """Spellings XLA accepts read here, and the printer writes them so that XLA reads the
+    same module (XLA's own printout of ours equals its printout of the original)."""
+    size = 512 if "axis_3" in groups else 8
+    text = _GATHER.replace("GROUPS", groups).replace("partitions=8", f"partitions={size}")
+    m = hlo.parse(text.replace("SIZE", "2"))
+    rg = m.entry_computation["g"].replica_groups
+    assert rg is not None
+    text = text.replace("SIZE", str(len(rg.groups[0])))
+    ours = hlo.parse(text)
+    printed = hlo.print_module(ours)
+    assert hlo.parse(printed) == ours
+    theirs = _jaxapi.hlo_module_from_text(text).to_string()
+    assert _jaxapi.hlo_module_from_text(printed).to_string() == theirs
+    assert sorted(d for g in rg.groups for d in g) == list(range(size))
