@@ -36,7 +36,8 @@ def find_kernel(fusion: Any, name: str) -> Any | None:
         return None
 
 
-def header(kernel: Any, roofline: Any | None, hardware: str | None) -> Text:
+def header(kernel: Any, roofline: Any | None, hardware: str | None,
+           collective: Any | None = None) -> Text:
     t = Text()
     t.append(kernel.name, style="bold")
     t.append(f"  {kernel.kind}")
@@ -63,6 +64,13 @@ def header(kernel: Any, roofline: Any | None, hardware: str | None) -> Text:
     t.append(f"   dtype {kernel.dtype}")
     t.append(f"   in {kernel.computation}", style="dim")
     t.append("\n")
+    if collective is not None:
+        c = collective
+        t.append(f"{c.kind} over {c.axes_label}, groups of {c.group_size}: sends "
+                 f"{fmt.nbytes(c.bytes_per_device)} per device ({c.algorithm}). ",
+                 style=theme.COMMS)
+        t.append(c.why, style="italic")
+        return t
     t.append("in:  " + ", ".join(f"{p.name} {p.shape}" for p in kernel.inputs[:6]), style="dim")
     if len(kernel.inputs) > 6:
         t.append(f" … {len(kernel.inputs) - 6} more", style="dim")

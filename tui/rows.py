@@ -72,10 +72,10 @@ def fit_text(memory: Any, hardware: str | None, *, short: bool = False) -> Text:
 BUFFER_COLUMNS = (
     Column("name", "buffer", ratio=2),
     Column("bytes", "size", width=10, align="right"),
-    Column("bar", "", width=10),
+    Column("bar", "", width=10, hide_below=110),
     Column("kind", "kind", width=9),
     Column("shape", "shape", ratio=2),
-    Column("live", "live steps", width=11, align="right"),
+    Column("live", "live steps", width=11, align="right", hide_below=110),
     Column("source", "source", ratio=2),
 )
 
@@ -105,15 +105,15 @@ def buffer_rows(memory: Any) -> list[Row]:
 # -- kernels ----------------------------------------------------------------------------------
 
 KERNEL_COLUMNS = (
-    Column("rank", "#", width=5, align="right"),
+    Column("rank", "#", width=5, align="right", hide_below=120),
     Column("name", "kernel", ratio=3),
     Column("what", "what", ratio=4),
     Column("time", "est./step", width=10, align="right"),
-    Column("bar", "", width=10),
+    Column("bar", "", width=10, hide_below=110),
     Column("bound", "bound", width=10),
-    Column("flops", "FLOPs", width=9, align="right"),
-    Column("bytes", "bytes", width=10, align="right"),
-    Column("count", "×", width=4, align="right"),
+    Column("flops", "FLOPs/run", width=9, align="right"),
+    Column("bytes", "bytes/run", width=10, align="right"),
+    Column("count", "runs", width=4, align="right"),
     Column("source", "source", ratio=3),
 )
 
@@ -182,7 +182,7 @@ def _kernel_search(k: Any) -> str:
 
 def kernel_rows(
     fusion: Any, roofline: Any | None, *, limit: int | None = None,
-    full: bool = False, sort: str = "time",
+    full: bool = False, sort: str = "time", sharding: Any | None = None,
 ) -> list[Row]:
     order = kernel_order(fusion, roofline, sort)
     if limit is not None:
@@ -190,6 +190,7 @@ def kernel_rows(
     by_kernel = roofline.by_kernel if roofline is not None else {}
     step = roofline.step_s if roofline is not None else 0.0
     top = max((by_kernel[k.name].total_s for k in order if k.name in by_kernel), default=0.0)
+    collectives = {c.name: c for c in sharding.collectives} if sharding is not None else {}
     out = []
     for i, k in enumerate(order, 1):
         e = by_kernel.get(k.name)
@@ -198,6 +199,9 @@ def kernel_rows(
         time = fmt.seconds(e.total_s) if e is not None else "-"
         src = short_source(k.primary_source or (k.sources[0] if k.sources else ""))
         what = kernel_what(k)
+        c = collectives.get(k.name)
+        if c is not None:
+            what = f"{c.kind} over {c.axes_label}, {fmt.nbytes(c.bytes_per_device)}/dev"
         if full:
             cells: tuple[Any, ...] = (
                 str(i),
@@ -207,8 +211,8 @@ def kernel_rows(
                 Bar(e.total_s / top if (e is not None and top) else 0.0, style,
                     theme.BOUND_CHAR.get(bound, "█")),
                 Text(bound, style=style),
-                fmt.count(k.flops * k.count),
-                fmt.nbytes(k.bytes_accessed * k.count),
+                fmt.count(k.flops),
+                fmt.nbytes(k.bytes_accessed),
                 str(k.count),
                 src,
             )
@@ -279,9 +283,9 @@ def memory_header(memory: Any, analysis: Analysis | None, hardware: str | None) 
 
 
 COLLECTIVE_COLUMNS = (
-    Column("kind", "kind", width=18),
+    Column("kind", "kind", width=14),
     Column("axes", "axes", width=11),
-    Column("group", "group", width=5, align="right"),
+    Column("group", "group", width=5, align="right", hide_below=110),
     Column("bytes", "bytes/dev", width=10, align="right"),
     Column("count", "×", width=4, align="right"),
     Column("time", "est./step", width=10, align="right"),

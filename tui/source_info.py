@@ -20,7 +20,7 @@ COLUMNS = (
     Column("time", "est./step", width=10, align="right"),
     Column("bar", "share", width=14),
     Column("flops", "FLOPs/step", width=11, align="right"),
-    Column("bytes", "bytes/step", width=10, align="right"),
+    Column("bytes", "bytes/step", width=10, align="right", hide_below=110),
     Column("what", "kernels / ops", ratio=2),
 )
 

@@ -23,7 +23,8 @@ TABS = (("k-instrs", "1 Instructions"), ("k-hlo", "2 HLO"), ("k-source", "3 Sour
 class KernelScreen(HloscopeScreen):
     MODE = "kernels"
     SCREEN_TITLE = "Kernel"
-    NEEDS: ClassVar[tuple[str, ...]] = ("fusion", "roofline", "module", "index", "hlo_lines")
+    NEEDS: ClassVar[tuple[str, ...]] = ("fusion", "roofline", "module", "index", "hlo_lines",
+                                        "sharding")
     HELP = (
         "One kernel. 1: the instructions fused into it (Enter: show in the HLO text); "
         "2: its HLO (the fusion instruction and its fused computation); 3: the Python lines "
@@ -103,7 +104,10 @@ class KernelScreen(HloscopeScreen):
             head.update(f"no kernel named {self.kernel_name} in this program")
             return
         roof = self.value("roofline")
-        head.update(kernel_info.header(kernel, roof, self.session.hardware_name))
+        sharding = self.value("sharding")
+        collective = next((c for c in sharding.collectives if c.name == kernel.name),
+                          None) if sharding is not None else None
+        head.update(kernel_info.header(kernel, roof, self.session.hardware_name, collective))
         module, index, lines = self.value("module"), self.value("index"), self.value("hlo_lines")
         instrs = self.query_one("#kd-instrs", VirtualTable)
         if module is not None:

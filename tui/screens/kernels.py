@@ -27,11 +27,12 @@ SORTS: tuple[tuple[str, str], ...] = (
 class KernelsScreen(HloscopeScreen):
     MODE = "kernels"
     SCREEN_TITLE = "Kernels"
-    NEEDS: ClassVar[tuple[str, ...]] = ("fusion", "roofline")
+    NEEDS: ClassVar[tuple[str, ...]] = ("fusion", "roofline", "sharding")
     HELP = (
-        "Every kernel XLA will launch: a fusion, or an instruction left unfused. Time is the "
-        "roofline estimate on the chosen hardware (max of FLOPs ÷ peak and bytes ÷ bandwidth); "
-        "'bound' says which limit wins. × is how many times the kernel runs per step (loops). "
+        "Every kernel XLA will launch: a fusion, or an instruction left unfused. est./step is "
+        "the roofline estimate on the chosen hardware (max of FLOPs ÷ peak and bytes ÷ "
+        "bandwidth, or the network model for collectives) times the runs per step (loops); "
+        "'bound' says which limit wins. FLOPs and bytes are per run. "
         "/ filters (all words must match: name, opcode, source, scope). r changes the order."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -68,11 +69,11 @@ class KernelsScreen(HloscopeScreen):
             self._summary()
             return
         roof = self.value("roofline")
-        self._build(fusion, roof, self.sort)
+        self._build(fusion, roof, self.value("sharding"), self.sort)
 
     @work(thread=True, exclusive=True, group="kernel-rows")
-    def _build(self, fusion: Any, roof: Any, sort: str) -> None:
-        built = rows.kernel_rows(fusion, roof, full=True, sort=sort)
+    def _build(self, fusion: Any, roof: Any, sharding: Any, sort: str) -> None:
+        built = rows.kernel_rows(fusion, roof, full=True, sort=sort, sharding=sharding)
         self.app.call_from_thread(self._show, built)
 
     def _show(self, built: list[Row]) -> None:

@@ -161,7 +161,7 @@ class OverviewScreen(HloscopeScreen):
         kt = self.query_one("#ov-kernels", VirtualTable)
         fusion, roof = self.value("fusion"), self.value("roofline")
         if fusion is not None:
-            kt.set_rows(rows.kernel_rows(fusion, roof, limit=50))
+            kt.set_rows(rows.kernel_rows(fusion, roof, limit=50, sharding=self.value("sharding")))
             kt.empty_text = "no kernels"
         else:
             kt.set_rows([])

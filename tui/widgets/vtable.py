@@ -47,6 +47,8 @@ class Column:
     align: Literal["left", "right"] = "left"
     ratio: int = 1
     min_width: int = 6
+    hide_below: int = 0
+    """Hidden when the table is narrower than this (cells of less use give way at 100×30)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +172,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self.filter_text = ""
         self.empty_text = empty_text
         self._widths: tuple[int, ...] = ()
+        self._widths_for = -1
         self._cache: LRUCache[tuple[int, int, int], Strip] = LRUCache(512)
         self._generation = 0
         self._styles: dict[str, Style] = {}
@@ -285,6 +288,8 @@ class VirtualTable(ScrollView, can_focus=True):
     def _column_at(self, x: int) -> Column | None:
         pos = 0
         for col, w in zip(self.columns, self._widths, strict=False):
+            if not w:
+                continue
             if pos <= x < pos + w:
                 return col
             pos += w + 1
@@ -322,17 +327,20 @@ class VirtualTable(ScrollView, can_focus=True):
         self.refresh_line(self.cursor + 1)
 
     def _column_widths(self, total: int) -> tuple[int, ...]:
-        if self._widths and sum(self._widths) + len(self._widths) - 1 == total:
+        """Widths by column, 0 for a hidden one. Cached for the table width."""
+        if self._widths and self._widths_for == total:
             return self._widths
-        n = len(self.columns)
-        fixed = sum(c.width for c in self.columns if c.width)
-        flex = [c for c in self.columns if not c.width]
-        room = total - fixed - (n - 1)
+        shown = [c for c in self.columns if not (c.hide_below and total < c.hide_below)]
+        fixed = sum(c.width for c in shown if c.width)
+        flex = [c for c in shown if not c.width]
+        room = total - fixed - (len(shown) - 1)
         ratio_sum = sum(c.ratio for c in flex) or 1
         widths = []
         given = 0
         for c in self.columns:
-            if c.width:
+            if c not in shown:
+                widths.append(0)
+            elif c.width:
                 widths.append(c.width)
             else:
                 w = max(c.min_width, room * c.ratio // ratio_sum)
@@ -340,9 +348,10 @@ class VirtualTable(ScrollView, can_focus=True):
                 given += w
         # Hand leftover cells (integer division) to the last flexible column.
         if flex and room > given:
-            last = max(i for i, c in enumerate(self.columns) if not c.width)
+            last = max(i for i, c in enumerate(self.columns) if c in flex)
             widths[last] += room - given
         self._widths = tuple(widths)
+        self._widths_for = total
         return self._widths
 
     def _segments(
@@ -351,9 +360,13 @@ class VirtualTable(ScrollView, can_focus=True):
         """One row as segments. Plain strings (most cells) skip rich's Text machinery."""
         console = self.app.console
         out: list[Segment] = []
+        first = True
         for i, (col, cell, w) in enumerate(zip(self.columns, cells, widths, strict=False)):
-            if i:
+            if not w:
+                continue  # hidden at this width
+            if not first:
                 out.append(Segment(" ", base))
+            first = False
             if isinstance(cell, str):
                 text = ("  " * depth + cell) if (i == 0 and depth) else cell
                 size = cell_len(text)
