@@ -151,8 +151,9 @@ class MeshHeatmap(Widget, can_focus=True):
             self.cursor = (r, c)
 
     def _scroll_to_cursor(self) -> None:
+        """Keep the selected row in view when the grid is taller than its container."""
         parent = self.parent
-        if parent is not None and hasattr(parent, "scroll_to_region"):
+        if isinstance(parent, Widget):
             r, _ = self.cursor
             parent.scroll_to_region(
                 Region(0, self.region.y - parent.region.y + r, 1, self.HEADER_LINES + 1),
