@@ -483,3 +483,37 @@ async def test_diff_enter_opens_the_kernel_in_its_program(
         assert isinstance(app.screen, KernelScreen)
         assert app.screen.kernel_name == added.key[2]
         assert app.reports.value("fusion").kernel(added.key[2]) is not None
+
+
+async def test_an_internal_error_in_a_report_is_shown_not_raised(analysis: Any) -> None:
+    app = make_app(analyses=[analysis])
+
+    def broken(_: Any) -> Any:
+        raise RuntimeError("boom in the memory pass")
+
+    app.reports.compute["memory"] = (broken, False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.is_running
+        st = app.reports.state("memory")
+        assert st.status is Status.FAILED
+        assert "RuntimeError: boom in the memory pass" in st.message
+        assert any("boom" in str(n.message) for n in app._notifications)
+        assert "failed" in plain(app.screen.query_one("#ov-memory"))
+        await pilot.press("e")  # the error panel, with the traceback
+        await settle(pilot)
+        panel = " ".join(plain(w) for w in app.screen.query("Static"))
+        assert "Traceback" in panel and "boom in the memory pass" in panel
+
+
+async def test_typing_in_the_search_bar_does_not_trigger_keys(analysis: Any) -> None:
+    app = make_app(analyses=[analysis])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("k")
+        await settle(pilot)
+        await pilot.press("slash", "q", "m", "t")
+        await settle(pilot)
+        assert app.is_running
+        assert app.current_mode == "kernels"
+        assert app.screen.query_one("#k-table", VirtualTable).filter_text == "qmt"
