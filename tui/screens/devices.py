@@ -113,6 +113,12 @@ class DevicesScreen(HloscopeScreen):
         if table.display:
             table.find_key(event.device)
 
+    def on_virtual_table_selected(self, event: VirtualTable.Selected) -> None:
+        """Enter on a matrix row selects that device in the grid."""
+        if isinstance(event.row.key, int):
+            self.heat.select_device(event.row.key)
+            self.heat.focus()
+
     def action_next_metric(self) -> None:
         keys = [k for k, _ in device_info.METRICS]
         self.metric = keys[(keys.index(self.metric) + 1) % len(keys)]
