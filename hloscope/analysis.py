@@ -60,7 +60,8 @@ class Analysis:
                 )
             from hloscope.hlo import parse
 
-            return parse(self.capture.hlo, name=self.capture.origin or self.capture.name)
+            return parse(self.capture.hlo, name=self.capture.origin or self.capture.name,
+                         first_line=self.capture.hlo_first_line)
 
     @cached_property
     def stablehlo(self) -> StableModule:

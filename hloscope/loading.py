@@ -10,7 +10,6 @@ said once in `Capture.notes`.
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 from collections.abc import Sequence
@@ -93,23 +92,28 @@ def _looks_like_mlir(text: str) -> bool:
 class _Part:
     name: str
     text: str
+    line: int = 1
+    """Line of the file at which `text` starts."""
 
 
 def split_modules(text: str, header: re.Pattern[str] = _HLO_HEADER) -> list[_Part]:
     """The modules of a text: `// -----` sections (the split-input-file convention), else one
     per `HloModule` header. Sections holding only comments are dropped. One module: the text
-    is returned whole, byte for byte."""
+    is returned whole, byte for byte. HLO is split by `hloscope.hlo.split_modules`, as
+    `hloscope.hlo.parse` splits it."""
+    if header is _HLO_HEADER:
+        from hloscope.hlo import split_modules as split_hlo
+
+        hlo_parts = split_hlo(text)
+        if len(hlo_parts) <= 1:
+            return [_Part(_name_of(text, header) or "", text)]
+        return [_Part(p.name, p.text, p.line) for p in hlo_parts]
     sections = _SPLIT.split(text) if _SPLIT.search(text) else [text]
     parts: list[str] = []
     for section in sections:
         if not _strip_comments(section).strip():
             continue
-        starts = [m.start() for m in header.finditer(section)] if header is _HLO_HEADER else []
-        if len(starts) > 1:
-            bounds = [0, *starts[1:], len(section)]
-            parts.extend(section[a:b] for a, b in itertools.pairwise(bounds))
-        else:
-            parts.append(section)
+        parts.append(section)
     if len(parts) <= 1:
         return [_Part(_name_of(text, header) or "", text)]
     return [_Part(_name_of(part, header) or f"module{i + 1}", part) for i, part in enumerate(parts)]
@@ -156,6 +160,7 @@ def _hlo_capture(p: Path, text: str, module: str | None) -> Capture:
         name=part.name or p.stem,
         origin=str(p) if module is None else f"{p}#{module}",
         hlo=part.text,
+        hlo_first_line=part.line,
         buffer_assignment=buffer_assignment,
         platform=_platform_of(p.name),
         device_count=_header_device_count(part.text),

@@ -128,6 +128,9 @@ class Capture:
     """Lowered StableHLO with debug locations (`as_text(debug_info=True)`)."""
     hlo: str | None = None
     """Optimized HLO text after XLA's passes, with metadata and the stack-frame tables."""
+    hlo_first_line: int = 1
+    """Line of the file (`origin`) at which `hlo` starts: > 1 for a module picked out of a
+    multi-module file, whose parse errors then name lines of that file."""
     hlo_before_optimizations: str | None = None
     jaxpr: str | None = None
     buffer_assignment: str | None = None

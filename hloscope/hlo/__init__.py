@@ -4,6 +4,7 @@
     m = hlo.parse_file("module.hlo")
     for comp, ins in m.instructions(): ...
     text = hlo.print_module(m)      # HLO text XLA's own parser accepts
+    hlo.list_modules(text)          # names of the modules of a multi-module file
 """
 
 from hloscope.errors import ParseError
@@ -27,6 +28,7 @@ from hloscope.hlo.model import (
 )
 from hloscope.hlo.parser import list_modules, parse, parse_file
 from hloscope.hlo.printer import print_module
+from hloscope.hlo.split import ModulePart, split_modules
 
 __all__ = [
     "ELEMENT_BITS",
@@ -38,6 +40,7 @@ __all__ = [
     "Layout",
     "Metadata",
     "Module",
+    "ModulePart",
     "ParseError",
     "ReplicaGroups",
     "Role",
@@ -50,4 +53,5 @@ __all__ = [
     "parse",
     "parse_file",
     "print_module",
+    "split_modules",
 ]

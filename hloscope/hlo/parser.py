@@ -20,110 +20,70 @@ from hloscope.hlo.lexer import INT_RE, NAME_RE, Cursor
 from hloscope.hlo.model import Computation, FileLocation, Module, StackFrame
 from hloscope.hlo.roles import computation_roles
 from hloscope.hlo.shapes import parse_shape_at
+from hloscope.hlo.split import ModulePart, module_spans, split_modules
 
-_NAME = r"[A-Za-z_][A-Za-z0-9_.\-]*"
 _TABLE_ENTRY_RE = re.compile(r"[0-9]+")
 _TABLE_HEADERS = ("FileNames", "FunctionNames", "FileLocations", "StackFrames")
 
 
 def list_modules(text: str) -> tuple[str, ...]:
-    """Names of the modules in a text (one per `HloModule` header; a headerless text holds one
-    module named after its entry, as XLA names it)."""
-    spans = _module_spans(text)
-    if not spans:
-        return ()
-    names = []
-    for start, end in spans:
-        cur = Cursor(text[start:end])
-        pos = cur.skip_ws(0)
-        if text.startswith("HloModule", start + pos):
-            names.append(cur.name(pos + len("HloModule"), "a module name")[0])
-        else:
-            names.append(f"module_{_headerless_entry(text[start:end])}")
-    return tuple(names)
+    """Names of the modules in a text (see `hloscope.hlo.split`: `// -----` sections and
+    `HloModule` headers; a headerless module is named after its entry, as XLA names it)."""
+    return tuple(p.name for p in split_modules(text))
 
 
-_ENTRY_NAME_RE = re.compile(r"^[ \t]*ENTRY[ \t]+%?(" + _NAME + r")", re.M)
-_COMP_HEAD_RE = re.compile(r"^[ \t]*%?(" + _NAME + r")[ \t]*[({]", re.M)
-
-
-def _headerless_entry(text: str) -> str:
-    """The entry's name in a headerless text, as XLA picks it (ENTRY, else the last
-    computation), found without parsing the text."""
-    m = _ENTRY_NAME_RE.search(text)
-    if m is not None:
-        return m.group(1)
-    heads = _COMP_HEAD_RE.findall(text)
-    return heads[-1] if heads else "module"
-
-
-def _header_starts(text: str) -> list[int]:
-    """Offsets of the lines that start with the `HloModule` keyword (str.find: a multiline
-    regex would try every line of a large text)."""
-    out = []
-    i = text.find("HloModule")
-    while i >= 0:
-        line = text.rfind("\n", 0, i) + 1
-        after = text[i + 9 : i + 10]
-        keyword = not after or not (after.isalnum() or after in "_.-")
-        if keyword and not text[line:i].strip(" \t"):
-            out.append(line)
-        i = text.find("HloModule", i + 9)
-    return out
-
-
-def _module_spans(text: str) -> list[tuple[int, int]]:
-    starts = _header_starts(text)
-    if not starts:
-        return [(0, len(text))] if text and not text.isspace() else []
-    if text[: starts[0]].strip() and Cursor(text).skip_ws(0) < starts[0]:
-        starts[0] = 0  # text before the first header: let the parser report it
-    bounds = [*starts, len(text)]
-    return [(bounds[i], bounds[i + 1]) for i in range(len(starts))]
-
-
-def parse(text: str, *, name: str | None = None, module: str | int | None = None) -> Module:
+def parse(text: str, *, name: str | None = None, module: str | int | None = None,
+          first_line: int = 1) -> Module:
     """Parse HLO text into a `Module`.
 
     name: where the text came from (a path), used in error messages and `Module.source_path`.
-    module: for texts holding several modules, which one (its name or its index).
+    module: for texts holding several modules, which one (its name or its index); errors then
+    still count lines from the top of the text.
+    first_line: the line of file `name` at which `text` starts (a module cut out of a larger
+    file): error messages count lines from there. `Instruction.line` stays a line of `text`.
     """
     if not isinstance(text, str):
         raise ParseError(f"expected HLO text (str), found {type(text).__name__}", file=name)
     if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
+        line = text.count("\n", 0, text.index("\x00")) + first_line
         raise ParseError("expected text, found a NUL byte", file=name, line=line)
-    spans = _module_spans(text)
+    spans = module_spans(text)
     if not spans:
-        raise ParseError("expected an HLO module, found an empty text", file=name, line=1,
-                         column=1)
-    start, end = _select(text, spans, name, module)
+        raise ParseError("expected an HLO module, found an empty text", file=name,
+                         line=first_line, column=1)
+    part = _select(text, spans, name, module)
+    start, end = (spans[0][0], spans[0][1]) if part is None else (part.start, part.end)
     line_base = text.count("\n", 0, start)
     # The IR holds no reference cycles, and the collector's passes over a growing heap of
     # new objects cost up to half the parse time of large modules: pause it meanwhile.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _parse_one(text[start:end], name, line_base)
+        out = _ModuleParser(text[start:end], name, line_base, first_line - 1).run()
     finally:
         if was_enabled:
             gc.enable()
+    if part is not None and part.name != out.name:  # a headerless one made unique
+        out = replace(out, name=part.name)
+    return out
 
 
-def _select(text: str, spans: list[tuple[int, int]], file: str | None,
-            module: str | int | None) -> tuple[int, int]:
+def _select(text: str, spans: list[tuple[int, int, int]], file: str | None,
+            module: str | int | None) -> ModulePart | None:
+    """The part `module` names; None for the only module of a text when none is named."""
+    if module is None and len(spans) == 1:
+        return None
+    parts = split_modules(text)
+    names = tuple(p.name for p in parts)
     if module is None:
-        if len(spans) == 1:
-            return spans[0]
         raise ParseError(
-            f"the text holds {len(spans)} modules ({_some_names(list_modules(text))}); choose "
+            f"the text holds {len(parts)} modules ({_some_names(names)}); choose "
             "one with module=NAME or module=INDEX", file=file)
     if isinstance(module, int) and not isinstance(module, bool):
-        if not -len(spans) <= module < len(spans):
+        if not -len(parts) <= module < len(parts):
             raise ParseError(f"module index {module} out of range: the text holds "
-                             f"{len(spans)} modules", file=file)
-        return spans[module]
-    names = list_modules(text)
+                             f"{len(parts)} modules", file=file)
+        return parts[module]
     matches = [i for i, n in enumerate(names) if n == module]
     if not matches:
         raise ParseError(f"no module named {module!r}; the text holds {_some_names(names)}",
@@ -131,7 +91,7 @@ def _select(text: str, spans: list[tuple[int, int]], file: str | None,
     if len(matches) > 1:
         raise ParseError(f"{len(matches)} modules are named {module!r} (indexes "
                          f"{', '.join(map(str, matches))}); choose one by index", file=file)
-    return spans[matches[0]]
+    return parts[matches[0]]
 
 
 def _some_names(names: tuple[str, ...], limit: int = 8) -> str:
@@ -153,13 +113,12 @@ def parse_file(path: Any, *, module: str | int | None = None) -> Module:
     return parse(text, name=p, module=module)
 
 
-def _parse_one(text: str, file: str | None, line_base: int) -> Module:
-    return _ModuleParser(text, file, line_base).run()
-
-
 class _ModuleParser:
-    def __init__(self, text: str, file: str | None, line_base: int) -> None:
-        self.cur = Cursor(text, file, line_base)
+    def __init__(self, text: str, file: str | None, line_base: int,
+                 file_lines_before: int = 0) -> None:
+        # Instruction lines count from the top of the text parsed; errors from the top of
+        # the file it was cut from.
+        self.cur = Cursor(text, file, line_base + file_lines_before)
         self.text = text
         self.file = file
         self.line = 1 + line_base
