@@ -251,11 +251,3 @@ class ReportService:
     def listeners_notify(self, name: str) -> None:
         for listener in list(self.listeners):
             listener(name)
-
-    # -- for tests and the benchmark ------------------------------------------------------
-
-    def compute_now(self, name: str) -> ReportState:
-        """Compute on the calling thread (tests, benchmarks); the UI never calls this."""
-        assert self.analysis is not None
-        self._compute(name, self.analysis, self._generation)
-        return self.state(name)

@@ -26,15 +26,6 @@ def hardware_name(roofline: Any) -> str:
     return str(getattr(hw, "name", hw) or "–")
 
 
-def capacity_bytes(analysis: Analysis | None) -> float | None:
-    hw = analysis.hardware if analysis is not None else None
-    cap = getattr(hw, "hbm_capacity_bytes", None)
-    return float(cap) if cap else None
-
-
-# -- step -------------------------------------------------------------------------------------
-
-
 def step_shares(roofline: Any) -> tuple[float, float, float]:
     """Compute / memory / collective shares of the step, as the roofline report splits it."""
     parts = (roofline.compute_s, roofline.memory_s, roofline.collective_s)
