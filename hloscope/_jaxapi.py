@@ -7,14 +7,18 @@ only. Tested with jax/jaxlib 0.10.2.
 from __future__ import annotations
 
 import functools
+import importlib
 from typing import Any
+
+
+def _jaxlib_hlo() -> Any:
+    """`jaxlib._hlo`, imported by name: jaxlib declares no such attribute to type checkers."""
+    return importlib.import_module("jaxlib._hlo")
 
 
 def hlo_module_from_text(text: str) -> Any:
     """XLA's C++ HLO text parser -> `jaxlib._hlo.HloModule`. Raises on bad text."""
-    from jaxlib import _hlo
-
-    return _hlo.hlo_module_from_text(text)
+    return _jaxlib_hlo().hlo_module_from_text(text)
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,9 +44,7 @@ def hlo_cost_of_text(text: str) -> dict[str, float]:
 
 
 def print_options(*, operand_shapes: bool = True, metadata: bool = False) -> Any:
-    from jaxlib import _hlo
-
-    opts = _hlo.HloPrintOptions()
+    opts = _jaxlib_hlo().HloPrintOptions()
     opts.print_operand_shape = operand_shapes
     opts.print_metadata = metadata
     return opts
@@ -50,9 +52,7 @@ def print_options(*, operand_shapes: bool = True, metadata: bool = False) -> Any
 
 def hlo_sharding_from_string(text: str) -> Any:
     """XLA's own HloSharding parser (`jaxlib._hlo.HloSharding.from_string`)."""
-    from jaxlib import _hlo
-
-    return _hlo.HloSharding.from_string(text)
+    return _jaxlib_hlo().HloSharding.from_string(text)
 
 
 def make_ir_context() -> Any:
@@ -65,7 +65,7 @@ def make_ir_context() -> Any:
 def xla_devices_indices(text: str, shape: tuple[int, ...], num_devices: int) -> tuple[Any, ...]:
     """jax's own per-device slices for an HloSharding given as text, indexed by logical device
     id (`jax._src.op_shardings.op_sharding_to_indices`; even splits only, as in jax)."""
-    from jax._src.op_shardings import op_sharding_to_indices  # noqa: TID251
+    from jax._src.op_shardings import op_sharding_to_indices
 
     return op_sharding_to_indices(hlo_sharding_from_string(text), shape, num_devices)
 
@@ -89,9 +89,9 @@ def xla_parameter_shardings(mlir_text: str, num_partitions: int) -> list[str]:
     of the Shardy shardings (`jax._src.compiler`, private)."""
     import jax
     import numpy as np
-    from jax._src import compiler  # noqa: TID251
-    from jax._src.lib import xla_client as xc  # noqa: TID251
+    from jax._src import compiler
     from jax.extend.mlir import ir
+    from jaxlib import xla_client as xc  # what jax._src.lib re-exports
 
     devices = jax.devices("cpu")[:num_partitions]
     opts = compiler.get_compile_options(
@@ -156,11 +156,11 @@ def run_hlo_per_device(text: str, inputs: list[Any]) -> list[Any]:
     from jax._src.interpreters import mlir as jmlir
     from jax.extend import mlir as jax_mlir
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
-    from jaxlib import _hlo, xla_client
+    from jaxlib import xla_client
     from jaxlib.mlir import ir
 
     n = len(inputs)
-    proto = _hlo.hlo_module_from_text(text).as_serialized_hlo_module_proto()
+    proto = _jaxlib_hlo().hlo_module_from_text(text).as_serialized_hlo_module_proto()
     with jmlir.make_ir_context():
         code = jmlir.module_to_bytecode(ir.Module.parse(jax_mlir.hlo_to_stablehlo(proto)))
     backend = xla_bridge.get_backend("cpu")
@@ -183,10 +183,9 @@ def hlo_to_stablehlo_text(text: str) -> str:
     groups: the `sdy.mesh` it writes has only the axes.)"""
     from jax._src.interpreters import mlir as jmlir
     from jax.extend import mlir as jax_mlir
-    from jaxlib import _hlo
     from jaxlib.mlir import ir
 
-    proto = _hlo.hlo_module_from_text(text).as_serialized_hlo_module_proto()
+    proto = _jaxlib_hlo().hlo_module_from_text(text).as_serialized_hlo_module_proto()
     with jmlir.make_ir_context():
         return str(ir.Module.parse(jax_mlir.hlo_to_stablehlo(proto)))
 
