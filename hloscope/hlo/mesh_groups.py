@@ -22,8 +22,6 @@ rules are checked here so that a module read here is one XLA reads too.
 
 from __future__ import annotations
 
-import itertools
-
 from hloscope.hlo.lexer import NAME_RE, Cursor, quote
 from hloscope.hlo.model import GroupsForm, ReplicaGroups
 from hloscope.hlo.sharding import int_list_at
@@ -44,12 +42,11 @@ def iota_devices(reshape: tuple[int, ...], perm: tuple[int, ...]) -> list[int]:
     strides = [1] * len(reshape)
     for i in range(len(reshape) - 2, -1, -1):
         strides[i] = strides[i + 1] * reshape[i + 1]
-    out_dims = [reshape[p] for p in perm]
-    out_strides = [strides[p] for p in perm]
-    return [
-        sum(j * s for j, s in zip(idx, out_strides, strict=True))
-        for idx in itertools.product(*(range(d) for d in out_dims))
-    ]
+    out = [0]
+    for p in perm:  # outermost first, so the last dim varies fastest (row-major)
+        steps = [j * strides[p] for j in range(reshape[p])]
+        out = [x + t for x in out for t in steps]
+    return out
 
 
 def mesh_groups_at(cur: Cursor, pos: int, end: int) -> ReplicaGroups:

@@ -110,5 +110,27 @@ def test_mutated_shardings_parse_or_fail_cleanly(data: st.DataObject) -> None:
     _check(parse_sharding, _mutate(data, base))
 
 
+_GROUPS_MODULE = (
+    "HloModule m, num_partitions=8\n%add (a: f32[], b: f32[]) -> f32[] {\n"
+    "  %a = f32[] parameter(0)\n  %b = f32[] parameter(1)\n  ROOT %s = f32[] add(%a, %b)\n}\n"
+    "ENTRY %e (p: f32[8]) -> f32[8] {\n  %p = f32[8]{0} parameter(0)\n"
+    "  ROOT %ar = f32[8]{0} all-reduce(%p), channel_id=1, replica_groups=GROUPS, "
+    "use_global_device_ids=true, to_apply=%add\n}\n"
+)
+
+
+@_SMALL_SETTINGS
+@given(st.data())
+def test_mutated_replica_groups_parse_or_fail_cleanly(data: st.DataObject) -> None:
+    # The corpus files small enough to fuzz hold no mesh-form groups: mutate them here.
+    base = data.draw(st.sampled_from((
+        "mesh['x'=2,'y'=4], device_ids=([4,2]T(1,0)) {'y':(2)2,'x'}",
+        "mesh['a'=1,'b'=2,'c'=4], device_ids=(3,1,4,0,5,7,2,6) {'c','b'}",
+        "mesh['x'=8] {'x':(4)2,'x':(1)2}",
+        "[2,4]<=[2,2,2]T(2,0,1)",
+    )))
+    _check(hlo.parse, _GROUPS_MODULE.replace("GROUPS", _mutate(data, base)))
+
+
 def test_corpus_for_fuzzing_is_present() -> None:
     assert len(_texts()) > 100
