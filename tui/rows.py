@@ -261,15 +261,15 @@ def source_rows(report: Any, fusion: Any, roofline: Any | None, *,
 def memory_header(memory: Any, analysis: Analysis | None, hardware: str | None) -> Text:
     t = Text(" ")
     t.append(f"peak {fmt.nbytes(memory.peak_bytes)}", style=f"bold {theme.MEMORY}")
-    t.append(f" at step {memory.peak_step} ({memory.peak_instruction})")
-    if memory.xla_peak_bytes:
-        t.append(f"   XLA's peak figure {fmt.nbytes(memory.xla_peak_bytes)}", style="dim")
+    t.append(f" at step {memory.peak_step} ({memory.peak_instruction})   ")
+    t.append_text(fit_text(memory, hardware))
     t.append("\n ")
     split = memory.peak_split
     t.append("at the peak: " + "  ".join(f"{k} {fmt.nbytes(v)}" for k, v in split.items() if v))
     t.append(f"   whole run {fmt.nbytes(memory.whole_run_bytes)}, reserved "
-             f"{fmt.nbytes(memory.reserved_bytes)}   ")
-    t.append_text(fit_text(memory, hardware))
+             f"{fmt.nbytes(memory.reserved_bytes)}")
+    if memory.xla_peak_bytes:
+        t.append(f"   XLA's peak figure {fmt.nbytes(memory.xla_peak_bytes)}", style="dim")
     return t
 
 

@@ -87,12 +87,19 @@ class TextScreen(HloscopeScreen):
         if self._shown.get(self.doc) is not lines:
             self._shown[self.doc] = lines
             self.code.set_lines(lines or (), language="hlo" if self.doc == "hlo" else "mlir")
-            if self.doc == "stablehlo" and lines:
-                # jax prints the #loc table first; open at the module itself.
-                start = next((i for i, s in enumerate(lines) if s.startswith("module")), 0)
-                self.call_after_refresh(self.code.goto, start, center=False)
+            if lines:
+                # Open where the program starts, past the tables printed first (FileNames...
+                # in HLO, #loc in StableHLO).
+                first = "ENTRY" if self.doc == "hlo" else "module"
+                start = next((i for i, s in enumerate(lines) if s.startswith(first)), 0)
+                self.call_after_refresh(self._open_at, self.code, start)
         self._apply_pending(bool(lines))
         self._update_where(self.code.cursor_line)
+
+    @staticmethod
+    def _open_at(code: CodeView, line: int) -> None:
+        if code.cursor_line == 0:  # unless a jump got there first
+            code.goto(line, top=True)
 
     def _apply_pending(self, have_lines: bool) -> None:
         """Jumps asked for before the screen or its text was ready."""

@@ -213,13 +213,16 @@ class CodeView(ScrollView, can_focus=True):
 
     # -- cursor and jumps ---------------------------------------------------------------
 
-    def goto(self, line: int, *, center: bool = True) -> None:
-        """Put the cursor on a 0-based line and scroll it into view (centred)."""
+    def goto(self, line: int, *, center: bool = True, top: bool = False) -> None:
+        """Put the cursor on a 0-based line and scroll it into view: centred, at the top
+        (`top`), or just into view."""
         if not self.lines:
             return
         line = max(0, min(line, len(self.lines) - 1))
         self.cursor_line = line
-        if center:
+        if top:
+            self.scroll_to(y=line, animate=False, immediate=True)
+        elif center:
             h = self.scrollable_content_region.height or 1
             self.scroll_to(y=max(0, line - h // 2), animate=False, immediate=True)
 
