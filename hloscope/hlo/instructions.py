@@ -221,13 +221,13 @@ class Body:
             else:
                 vpos, vend = a.span(4)
             keys.append(key)
-            if key == "replica_groups" and value[0] == "m":
-                return -1  # mesh form: its `, device_ids=` needs the general path
             if key == "metadata":
                 md = A.metadata_cache.get(value)
                 kw["metadata"] = md if md is not None else A.metadata(cur, vpos, vend)
                 continue
             handler = _HANDLERS.get(key)
+            if handler is _h_groups and value[0] == "m":
+                return -1  # mesh form: its `, device_ids=(...)` needs the general path
             if handler is None or not handler(cur, kw, called, opcode, key, vpos, vend):
                 attributes.append((key, value))
         if len(keys) > 1 and len(set(keys)) != len(keys):
