@@ -49,7 +49,8 @@ def parse(text: str, *, name: str | None = None, module: str | int | None = None
         raise ParseError("expected text, found a NUL byte", file=name, line=line)
     spans = module_spans(text)
     if not spans:
-        raise ParseError("expected an HLO module, found an empty text", file=name,
+        found = "only comments" if text.strip() else "an empty text"
+        raise ParseError(f"expected an HLO module, found {found}", file=name,
                          line=first_line, column=1)
     part = _select(text, spans, name, module)
     start, end = (spans[0][0], spans[0][1]) if part is None else (part.start, part.end)

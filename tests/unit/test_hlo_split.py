@@ -75,6 +75,9 @@ def test_one_module_is_the_whole_text() -> None:
     assert loader_split(text)[0].text == text
     assert hlo.split_modules("") == ()
     assert hlo.split_modules("// -----\n  \n// -----\n") == ()
+    with pytest.raises(ParseError, match=r"^<text>:1:1: expected an HLO module, found only "
+                       "comments$"):
+        hlo.parse("// a\n/* b */\n// -----\n")
 
 
 def test_explicit_names_are_kept_and_headerless_ones_made_unique() -> None:
