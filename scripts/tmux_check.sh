@@ -80,7 +80,7 @@ check "communication matrix" "from\\to"
 keys m
 check "Memory screen" "Buffers live at the peak"
 keys t
-check "HLO text" "HloModule jit_transformer_step"
+check "HLO text opens at ENTRY" "ENTRY %main"
 keys Tab
 check "StableHLO text" "module @jit_transformer_step"
 keys h
