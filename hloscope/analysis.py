@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from hloscope.passes.memory import MemoryReport
     from hloscope.passes.roofline import RooflineReport
     from hloscope.passes.sharding import ShardingReport
+    from hloscope.passes.source import SourceReport
+    from hloscope.passes.stablehlo_links import StableLinks
     from hloscope.records import Capture
     from hloscope.stablehlo import StableModule
 
@@ -38,11 +40,14 @@ class Analysis:
 
             hardware = get_hardware(hardware)
         self.hardware: Hardware | None = hardware
+        self.hardware_chosen = hardware is not None
+        """Whether a hardware was named: the per-line report then carries estimates. Other
+        reports that need one fall back to the capture's default device."""
 
     def with_hardware(self, hardware: Hardware | str | None) -> Analysis:
         """The same capture on other hardware; hardware-independent reports are shared."""
         other = Analysis(self.capture, hardware)
-        for key in ("module", "stablehlo", "cost", "fusion", "memory"):
+        for key in ("module", "stablehlo", "cost", "fusion", "memory", "stablehlo_links"):
             if key in self.__dict__:
                 other.__dict__[key] = self.__dict__[key]
         return other
@@ -93,19 +98,24 @@ class Analysis:
 
     @cached_property
     def fusion(self) -> FusionReport:
-        """Kernels with their fused instructions, sources and costs; linked to the capture's
-        StableHLO ops by location when the capture has StableHLO that reads."""
-        from hloscope.errors import Error
+        """Kernels with their fused instructions, sources and costs (no StableHLO: see
+        `stablehlo_links`)."""
         from hloscope.passes import fusion
 
         with self._lock:
-            stable = None
-            if self.capture.stablehlo is not None:
-                try:
-                    stable = self.stablehlo
-                except (Error, ImportError):
-                    stable = None  # no link to StableHLO; the kernels stand alone
-            return fusion.run(self.module, cost=self.cost, stablehlo=stable)
+            return fusion.run(self.module, cost=self.cost)
+
+    @cached_property
+    def stablehlo_links(self) -> StableLinks:
+        """Kernels and Python lines -> the StableHLO ops made by the same lines (and name
+        scopes). Reads the capture's StableHLO (seconds on a large program), so only faces
+        that list StableHLO ops ask for it. MissingPartError without StableHLO; the reader's
+        error when it does not read."""
+        from hloscope.passes import stablehlo_links
+
+        with self._lock:
+            return stablehlo_links.run(self.module, fusion=self.fusion,
+                                       stablehlo=self.stablehlo)
 
     @cached_property
     def roofline(self) -> RooflineReport:
@@ -123,6 +133,17 @@ class Analysis:
                 collectives = None  # collectives then count their HBM bytes only (noted)
             return roofline.run(self.module, cost=self.cost, fusion=self.fusion,
                                 hardware=hardware, collectives=collectives)
+
+    @cached_property
+    def source(self) -> SourceReport:
+        """Cost per Python line (FLOPs exact per line; bytes and, when a hardware was named,
+        estimated time per kernel's main line). Without a named hardware there are no
+        estimates, whatever other reports fell back to."""
+        from hloscope.passes import source
+
+        with self._lock:
+            roof = self.roofline if self.hardware_chosen else None
+            return source.run(self.module, cost=self.cost, fusion=self.fusion, roofline=roof)
 
     @cached_property
     def sharding(self) -> ShardingReport:

@@ -120,23 +120,12 @@ def _hardware(a: Capture | Analysis, b: Capture | Analysis,
 
 
 def analysis_for(x: Capture | Analysis, hardware: Hardware | None) -> Analysis:
-    """The analysis a diff reads: the given one (on `hardware`), or a new one whose kernels
-    are not linked to StableHLO ops. The diff shows no such links, and reading the StableHLO
-    for them (in an isolated subprocess) is most of a large program's analysis time: 15 of
-    19 s per side at 100k instructions (benchmarks/diff.py). An Analysis passed in keeps its
-    own kernels, links and all."""
+    """The analysis a diff reads: the given one (on `hardware`; its cached reports are
+    reused), or a new one. The diff never reads the StableHLO of a side with optimized HLO
+    (kernels do not need it: `Analysis.stablehlo_links` is separate)."""
     if isinstance(x, Analysis):
         return x if x.hardware is hardware else x.with_hardware(hardware)
-    analysis = analyze(x, hardware=hardware)
-    if x.hlo is not None:
-        try:
-            from hloscope.passes import fusion
-
-            # Filled before anything reads the property (cached_property keeps it here).
-            analysis.__dict__["fusion"] = fusion.run(analysis.module, cost=analysis.cost)
-        except (Error, ImportError):
-            pass  # side_of names what is missing
-    return analysis
+    return analyze(x, hardware=hardware)
 
 
 def side_of(analysis: Analysis, label: str | None = None) -> DiffSide:

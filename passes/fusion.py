@@ -1,18 +1,22 @@
 """Kernels: what each fusion holds, where it came from in Python, and what moves between them.
 
-`run(module, cost=None, stablehlo=None) -> FusionReport`. A kernel is a fusion instruction or a
+`run(module, cost=None) -> FusionReport`. A kernel is a fusion instruction or a
 compute instruction XLA left unfused, in a computation that runs as a program step (the entry,
 while bodies and conditions, conditional branches, called computations). Control flow
 (while/conditional/call) is not a kernel: its bodies' kernels are. An async start/done pair is
 one kernel (the start, costed with its wrapped computation); the done adds no kernel.
 
 Costs are XLA's (from `passes/cost.py`, derived); `count` is how often the kernel runs per step.
+Which StableHLO ops each kernel holds is a separate report (`passes/stablehlo_links.py`): it
+needs the StableHLO parsed, which costs seconds on a large program, and only faces that list
+StableHLO ops want it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from hloscope.hlo.model import Computation, Instruction, Module, Shape
@@ -26,7 +30,6 @@ from hloscope.passes.cost_rules import (
 
 if TYPE_CHECKING:
     from hloscope.passes.cost import CostReport
-    from hloscope.stablehlo.model import StableModule
 
 COLLECTIVES = frozenset(
     """all-gather all-gather-start all-reduce all-reduce-start all-to-all collective-broadcast
@@ -106,7 +109,9 @@ class Kernel:
     sources: tuple[str, ...]
     """`file:line` of every instruction inside (innermost Python frame), first seen first."""
     scopes: tuple[str, ...]
-    """Distinct op_name scopes (`jit(f)/layer1`) of the instructions inside."""
+    """Distinct op_name scopes (`jit(f)/layer1`) of the instructions inside, first seen first.
+    Names XLA gives ops it creates (`broadcast.22`, no scope) are left out; an op_name a
+    combiner joined (`jit(f)/(a/dot:b/dot)`) gives the scope of each op it joins."""
     dtype: str
     """Element type that sets its peak: a matmul's or convolution's operand type, else the
     result's."""
@@ -115,9 +120,6 @@ class Kernel:
     primary_source: str = ""
     """The line charged with this kernel's bytes and time: the line of its costliest
     instruction by flops, else of its root."""
-    stablehlo_ops: tuple[int, ...] = ()
-    """Ids of the StableHLO ops (in the capture's StableHLO) made by the same Python lines and
-    name scopes as the instructions inside, when StableHLO was given."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -131,7 +133,6 @@ class Kernel:
             "bytes_accessed": self.bytes_accessed, "count": self.count,
             "source": self.primary_source, "sources": list(self.sources),
             "scopes": list(self.scopes), "dtype": self.dtype, "category": self.category,
-            "stablehlo_ops": list(self.stablehlo_ops),
         }
 
 
@@ -330,6 +331,17 @@ def _inner(module: Module, ins: Instruction) -> list[tuple[Computation, Instruct
     return out
 
 
+def members(module: Module, kernel: Kernel) -> list[tuple[Computation, Instruction]]:
+    """(computation, instruction) of what a kernel computes: the instructions of its fused or
+    wrapped computations (parameters excluded), else the kernel instruction itself. Empty
+    when the module holds no such kernel."""
+    comp = module.by_name.get(kernel.computation)
+    ins = comp.by_name.get(kernel.name) if comp is not None else None
+    if comp is None or ins is None:
+        return []
+    return _inner(module, ins) or [(comp, ins)]
+
+
 def categorize(opcode: str, opcodes: Iterable[str], custom_targets: Iterable[str] = ()) -> str:
     """The kernel's category from its own opcode and what it computes (`opcodes`)."""
     ops = set(opcodes)
@@ -368,24 +380,73 @@ def _where(src: SourceLoc | None) -> str:
     return f"{src.file}:{src.line}" if src is not None and src.file else ""
 
 
-def _scope(op_name: str) -> str:
-    """`jit(f)/layer1/dot_general` -> `jit(f)/layer1` (the name scope, without the op)."""
-    return op_name.rsplit("/", 1)[0] if "/" in op_name else op_name
+@lru_cache(maxsize=1 << 16)
+def scopes_of(op_name: str) -> tuple[str, ...]:
+    """The name scopes an op_name names, without the op: `jit(f)/layer1/dot_general` ->
+    (`jit(f)/layer1`,). None for a bare name: XLA names ops it creates after themselves
+    (`broadcast.22`). A combiner's joined name `jit(f)/(a/dot_general:b/add)` gives the
+    scope of each op it joins: (`jit(f)/a`, `jit(f)`)."""
+    if "/" not in op_name:
+        return ()
+    joined = _joined(op_name)
+    if joined is not None:
+        prefix, parts = joined
+        return tuple(dict.fromkeys(s for part in parts for s in scopes_of(prefix + part)))
+    return (op_name.rsplit("/", 1)[0],)
+
+
+def _joined(op_name: str) -> tuple[str, list[str]] | None:
+    """`jit(f)/(a/x:b/y)` -> (`jit(f)/`, [`a/x`, `b/y`]): the op_name XLA's combiners give a
+    collective they merged (`:` between the ops' own names, in a group after the common
+    prefix). None for any other name (`jit(f)/jvp(block0)/dot` is one scope)."""
+    if not op_name.endswith(")") or ":" not in op_name:
+        return None
+    start = _group_start(op_name)
+    if start < 0 or (start > 0 and op_name[start - 1] != "/"):
+        return None
+    parts = _split_top_level(op_name[start + 1 : -1], ":")
+    return (op_name[:start], parts) if len(parts) > 1 else None
+
+
+def _group_start(text: str) -> int:
+    """Index of the `(` matching the closing `)` that ends `text`; -1 when unbalanced."""
+    depth = 0
+    for i in range(len(text) - 1, -1, -1):
+        if text[i] == ")":
+            depth += 1
+        elif text[i] == "(":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def _split_top_level(text: str, sep: str) -> list[str]:
+    """`text` cut at each `sep` outside parentheses."""
+    parts: list[str] = []
+    depth, begin = 0, 0
+    for j, c in enumerate(text):
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == sep and depth == 0:
+            parts.append(text[begin:j])
+            begin = j + 1
+    parts.append(text[begin:])
+    return parts
 
 
 # -- the pass ----------------------------------------------------------------------------------
 
 
 class _Builder:
-    def __init__(self, module: Module, cost: CostReport, stablehlo: StableModule | None,
-                 source_of: SourceFn) -> None:
+    def __init__(self, module: Module, cost: CostReport, source_of: SourceFn) -> None:
         self.module = module
         self.cost = cost
-        self.stablehlo = stablehlo
         self.source_of = source_of
         self._src_cache: dict[tuple[str, str], SourceLoc | None] = {}
         self.functions: dict[str, str] = {}
-        self._ops_by_line: dict[tuple[str, int], dict[str | None, list[int]]] = {}
         self.lines: dict[str, list[Any]] = {}
         """line -> [flops, transcendentals, bytes, {kernel: None}] (per step)."""
 
@@ -419,7 +480,8 @@ class _Builder:
                 if own.flops > best_flops:
                     best_line, best_flops = line, own.flops
             if i.op_name:
-                scopes.setdefault(_scope(i.op_name))
+                for scope in scopes_of(i.op_name):
+                    scopes.setdefault(scope)
             if i.opcode not in ("fusion", "async-start") or i is ins:
                 # Flops to the line that made each instruction (a nested kernel's flops are
                 # its members'; an unfused start is its own member).
@@ -462,7 +524,6 @@ class _Builder:
             dtype=_dtype(comp, ins, inner),
             category=categorize(ins.opcode, opcodes, targets),
             primary_source=best_line,
-            stablehlo_ops=self.stablehlo_ops(members),
         )
 
     def _charge(self, line: str, kernel: str, flops: float, transcendentals: float,
@@ -483,29 +544,6 @@ class _Builder:
                            transcendentals=v[1], bytes_accessed=v[2], kernels=tuple(v[3]))
             for line, v in sorted(self.lines.items(), key=lambda kv: -kv[1][0])
         }
-
-    def stablehlo_ops(self, members: list[tuple[Computation, Instruction]]) -> tuple[int, ...]:
-        if self.stablehlo is None:
-            return ()
-        found: dict[int, None] = {}
-        for c, i in members:
-            src = self.loc(c, i)
-            if src is None or not src.file:
-                continue
-            by_stack = self._ops_by_line.get((src.file, src.line))
-            if by_stack is None:
-                by_stack = {}
-                for op in self.stablehlo.ops_at(src.file, src.line):
-                    if op.dialect == "func":
-                        continue  # call/return plumbing, not computation
-                    by_stack.setdefault(op.name_stack, []).append(op.id)
-                    by_stack.setdefault(None, []).append(op.id)
-                self._ops_by_line[(src.file, src.line)] = by_stack
-            # Ops of this line with the instruction's op_name; else every op of the line.
-            ids = by_stack.get(i.op_name or None) or by_stack.get(None) or []
-            for op_id in ids:
-                found.setdefault(op_id)
-        return tuple(found)
 
 
 def _resolve(comp: Computation, name: str, kernels: set[str]) -> list[str]:
@@ -532,16 +570,14 @@ def _resolve(comp: Computation, name: str, kernels: set[str]) -> list[str]:
     return out
 
 
-def run(module: Module, cost: CostReport | None = None,
-        stablehlo: StableModule | None = None, *,
+def run(module: Module, cost: CostReport | None = None, *,
         source_of: SourceFn | None = None) -> FusionReport:
-    """Kernels of `module` (see the module docstring). `cost` is computed when not given;
-    `stablehlo` (the capture's, parsed) links kernels to StableHLO ops by location."""
+    """Kernels of `module` (see the module docstring). `cost` is computed when not given."""
     if cost is None:
         from hloscope.passes import cost as cost_pass
 
         cost = cost_pass.run(module)
-    builder = _Builder(module, cost, stablehlo, source_of or _default_source)
+    builder = _Builder(module, cost, source_of or _default_source)
     kernels: list[Kernel] = []
     between = 0.0
     missed: list[MissedFusion] = []

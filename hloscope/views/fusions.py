@@ -1,7 +1,9 @@
 """`dump --view fusions`: the kernels XLA made (fusions and unfused compute instructions), what
 each holds, its cost and the Python lines fused into it; bytes moved between kernels;
 elementwise instructions left unfused between kernels. With `--hardware`, each kernel also
-gets its roofline estimate (labelled with the hardware)."""
+gets its roofline estimate (labelled with the hardware). The JSON lists each kernel's
+StableHLO ops (`stablehlo_ops`, ids into the capture's StableHLO; this reads the StableHLO),
+or says why there are none (`stablehlo_unavailable`)."""
 
 from __future__ import annotations
 
@@ -27,10 +29,22 @@ if TYPE_CHECKING:
 
 
 def to_json(analysis: Analysis, opts: ViewOptions) -> dict[str, Any]:
+    from hloscope.errors import Error
+
     fusion = analysis.fusion
     doc = fusion.to_json()
     doc["kernels"] = kernels_json(analysis, opts, with_estimates=wants_estimates(opts))
     doc["largest"] = [k.name for k in fusion.largest(opts.top)]
+    try:
+        links = analysis.stablehlo_links
+    except Error as e:  # no StableHLO in this capture, or one that does not read
+        doc["stablehlo_unavailable"] = e.message
+        links = None
+    except ImportError as e:  # the StableHLO reader needs jaxlib's MLIR bindings
+        doc["stablehlo_unavailable"] = f"the StableHLO reader is not available ({e})"
+        links = None
+    for k in doc["kernels"]:
+        k["stablehlo_ops"] = list(links.kernel_ops(k["name"])) if links is not None else []
     return {"cost": cost_json(analysis.cost), "fusions": doc, "kernels": doc["kernels"]}
 
 

@@ -1,6 +1,6 @@
-"""`dump --view source [--hardware NAME]`: cost per Python source line. FLOPs are exact (each
-instruction's own line); bytes and, with a hardware, estimated time go to each kernel's main
-line."""
+"""`dump --view source [--hardware NAME]`: cost per Python source line (`Analysis.source`).
+FLOPs are exact (each instruction's own line); bytes and, with a hardware, estimated time go to
+each kernel's main line."""
 
 from __future__ import annotations
 
@@ -26,11 +26,9 @@ if TYPE_CHECKING:
 
 
 def report(analysis: Analysis, opts: ViewOptions) -> SourceReport:
-    from hloscope.passes import source
-
-    roof = analysis.roofline if wants_estimates(opts) else None
-    return source.run(analysis.module, cost=analysis.cost, fusion=analysis.fusion,
-                      roofline=roof)
+    """The analysis's per-line report: with estimates when it was given a hardware (as `dump
+    --hardware` does)."""
+    return analysis.source
 
 
 def to_json(analysis: Analysis, opts: ViewOptions) -> dict[str, Any]:

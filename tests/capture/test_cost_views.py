@@ -178,13 +178,15 @@ def test_kernels_link_their_stablehlo_ops(env: dict[str, str],
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     analysis = hloscope.analyze(hloscope.capture("sample:mlp"))
-    stable = analysis.stablehlo
     module = analysis.module
     matmuls = [k for k in analysis.fusion.kernels if k.category == "matmul"]
     assert matmuls
+    assert "stablehlo" not in analysis.__dict__  # kernels are made without reading it
+    links = analysis.stablehlo_links
+    stable = analysis.stablehlo
     checked = 0
     for k in matmuls:
-        names = {stable.ops[i].name for i in k.stablehlo_ops}
+        names = {stable.ops[i].name for i in links.kernel_ops(k.name)}
         assert names, k.name  # every matmul kernel points at the ops its lines made
         comp = module.by_name[k.computation]
         inner = [comp.by_name[k.name]] if k.kind == "unfused" else \
@@ -195,3 +197,15 @@ def test_kernels_link_their_stablehlo_ops(env: dict[str, str],
             checked += 1
             assert "stablehlo.dot_general" in names, (k.name, names)
     assert checked >= 3
+    # Every line of the per-line report that has ops lists those of StableModule.ops_at.
+    for line in analysis.fusion.by_source:
+        path, _, num = line.rpartition(":")
+        if num.isdigit():
+            assert links.line_ops(line) == tuple(op.id for op in stable.ops_at(path, int(num)))
+    # The fusions view's JSON lists each kernel's ops (reading the StableHLO for them).
+    from hloscope.views import ViewOptions, load_view
+
+    doc = load_view("fusions").to_json(analysis, ViewOptions(top=5))
+    assert "stablehlo_unavailable" not in doc["fusions"]
+    assert {k["name"]: tuple(k["stablehlo_ops"]) for k in doc["kernels"]} == {
+        k.name: links.kernel_ops(k.name) for k in analysis.fusion.kernels}

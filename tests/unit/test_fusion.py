@@ -10,7 +10,7 @@ import pytest
 
 from hloscope.hlo import parse
 from hloscope.passes import cost, fusion
-from hloscope.passes.fusion import FusionReport, categorize, format_shape
+from hloscope.passes.fusion import FusionReport, categorize, format_shape, scopes_of
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "cost"
 
@@ -123,3 +123,32 @@ def test_format_shape() -> None:
 
     assert format_shape(parse_shape("(f32[2,3]{1,0}, s32[])")) == "(f32[2,3], s32[])"
     assert format_shape(parse_shape("f32[<=8,?]")) == "f32[<=8,?]"
+
+
+def test_scopes_leave_out_names_xla_made_and_split_joined_names() -> None:
+    assert scopes_of("broadcast.22") == ()  # XLA's name for an op it made: no scope
+    assert scopes_of("jit(f)/jvp(block0)/mlp/dot_general") == ("jit(f)/jvp(block0)/mlp",)
+    # A combined all-reduce's op_name joins the op_names of what it sums.
+    assert scopes_of("jit(f)/(jvp(head)/reduce_sum:transpose(jvp(block0))/mlp/dot_general:"
+                     "reduce_sum)") == ("jit(f)/jvp(head)", "jit(f)/transpose(jvp(block0))/mlp",
+                                        "jit(f)")
+    assert scopes_of("jit(f)/x(a:b)/add") == ("jit(f)/x(a:b)",)  # parentheses in a name
+
+
+def test_kernel_scopes_are_name_scopes_only() -> None:
+    text = """HloModule m
+
+%body (p: f32[8]) -> f32[8] {
+  %p = f32[8]{0} parameter(0)
+  %c = f32[] constant(1)
+  %b = f32[8]{0} broadcast(%c), dimensions={}, metadata={op_name="broadcast.22"}
+  ROOT %a = f32[8]{0} add(%p, %b), metadata={op_name="jit(f)/layer/add"}
+}
+
+ENTRY %main (x: f32[8]) -> f32[8] {
+  %x = f32[8]{0} parameter(0)
+  ROOT %k = f32[8]{0} fusion(%x), kind=kLoop, calls=%body, metadata={op_name="broadcast.23"}
+}
+"""
+    (k,) = fusion.run(parse(text)).kernels
+    assert k.scopes == ("jit(f)/layer",)
