@@ -1,6 +1,6 @@
 """What the kernel detail screen shows, gathered from the fusion and roofline reports and the
-IR: a header line, the fused instructions, the HLO excerpt and the Python source around the
-lines the kernel comes from."""
+IR: a header line, the fused instructions, the HLO excerpt, the Python source around the
+lines the kernel comes from, and the StableHLO ops linked to it."""
 
 from __future__ import annotations
 
@@ -25,8 +25,17 @@ INSTR_COLUMNS = (
     Column("source", "source", ratio=3),
 )
 
+STABLEHLO_COLUMNS = (
+    Column("op", "StableHLO op", ratio=4),
+    Column("scope", "name scope", ratio=3),
+    Column("line", "line", ratio=2),
+)
+
 # Lines of a Python file shown around a kernel's line, each side: enough to see the function.
 CONTEXT_LINES = 40
+
+MAX_OPS = 200
+"""StableHLO ops listed for one kernel (a kernel in a loop body may link thousands)."""
 
 
 def find_kernel(fusion: Any, name: str) -> Any | None:
@@ -75,6 +84,24 @@ def header(kernel: Any, roofline: Any | None, hardware: str | None,
     if len(kernel.inputs) > 6:
         t.append(f" … {len(kernel.inputs) - 6} more", style="dim")
     return t
+
+
+def stablehlo_rows(kernel: Any, links: Any, stablehlo: Any) -> list[Row]:
+    """The StableHLO ops linked to the kernel (same Python line and name scope); a row's key
+    is the op id (-1 for the "more" row)."""
+    from hloscope.tui.rows import short_source
+    from hloscope.tui.source_info import op_label
+
+    ids = links.kernel_ops(kernel.name)
+    out = []
+    for i in ids[:MAX_OPS]:
+        op = stablehlo.ops[i]
+        frame = op.frame
+        out.append(Row((op_label(op), op.name_stack,
+                        short_source(f"{frame.file}:{frame.line}") if frame else ""), key=i))
+    if len(ids) > MAX_OPS:
+        out.append(Row((f"… {len(ids) - MAX_OPS} more ops", "", ""), key=-1, style="dim"))
+    return out
 
 
 def kernel_instruction(module: Module, kernel: Any) -> tuple[Computation, Instruction] | None:

@@ -59,13 +59,6 @@ def _index(a: Analysis) -> Any:
     return build_index(a.module, a.capture.hlo or "")
 
 
-def _source(a: Analysis) -> Any:
-    # The per-line report of passes/source.py (Analysis has no property for it yet).
-    from hloscope.passes import source
-
-    return source.run(a.module, cost=a.cost, fusion=a.fusion, roofline=a.roofline)
-
-
 def _stablehlo_index(a: Analysis) -> Any:
     from hloscope.tui.mlir_index import op_lines
 
@@ -85,11 +78,14 @@ COMPUTE: dict[str, tuple[Callable[[Analysis], Any], bool]] = {
     "stablehlo": (_attr("stablehlo"), False),
     "cost": (_attr("cost"), False),
     "fusion": (_attr("fusion"), False),
+    # Kernels / lines -> StableHLO ops: reads the StableHLO (seconds on a large program), so
+    # only the screens that list those ops ask for it, after what they show first.
+    "stablehlo_links": (_attr("stablehlo_links"), False),
     "memory": (_attr("memory"), False),
     "roofline": (_attr("roofline"), True),
     "sharding": (_attr("sharding"), True),
     "devices": (_attr("devices"), True),
-    "source": (_source, True),
+    "source": (_attr("source"), True),
     "index": (_index, False),
     "stablehlo_index": (_stablehlo_index, False),
     "hlo_lines": (_hlo_lines, False),

@@ -122,8 +122,8 @@ class Session:
                         )
                     )
             self._say(app, "choosing hardware…")
-            hardware = (self._given[0].hardware if self._given
-                        else resolve_hardware(self.hardware_name, captures[0]))
+            hardware = ((self._given[0].hardware if self._given else None)
+                        or resolve_hardware(self.hardware_name, captures[0]))
         except Exception as exc:  # shown in the UI, never a crash
             _, message = describe_failure(exc)
             detail = "" if isinstance(exc, Error) else "".join(traceback.format_exception(exc))
@@ -145,7 +145,10 @@ class Session:
         self.captures = captures
         self.loaded_s = time.perf_counter() - self._t0
         self.hardware_name = getattr(hardware, "name", None) or self.hardware_name
-        self.analyses = (list(self._given) if self._given
+        # Given analyses keep their reports; one without a named hardware gets the one
+        # chosen here, so every screen (the per-line estimates too) uses the same device.
+        self.analyses = ([a if a.hardware_chosen and a.hardware is hardware
+                          else a.with_hardware(hardware) for a in self._given] if self._given
                          else [hloscope.analyze(c, hardware=hardware) for c in captures])
         self.phase = "ready"
         self.progress = ""

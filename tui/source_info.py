@@ -1,6 +1,6 @@
 """What the Source screen shows: Python lines ranked by estimated time (the source report),
 each unfolding to its kernels (with the roofline's estimates) and the StableHLO ops lowered
-from it (from the StableHLO reader's locations)."""
+from it (the StableHLO links report; the ops' names and types from the StableHLO module)."""
 
 from __future__ import annotations
 
@@ -51,9 +51,10 @@ def _split(source: str) -> tuple[str, int] | None:
     return (path, int(line)) if path and line.isdigit() else None
 
 
-def source_lines(report: Any, fusion: Any, roofline: Any | None,
+def source_lines(report: Any, fusion: Any, roofline: Any | None, links: Any | None,
                  stablehlo: Any | None) -> list[SourceLine]:
-    """The view of each line of the source report, in its order (longest first)."""
+    """The view of each line of the source report, in its order (longest first). Ops are
+    listed when both the links and the StableHLO module are at hand."""
     by_name = {k.name: k for k in fusion.kernels}
     est = roofline.by_kernel if roofline is not None else {}
     step = roofline.step_s if roofline is not None else 0.0
@@ -71,10 +72,10 @@ def source_lines(report: Any, fusion: Any, roofline: Any | None,
         ops: tuple[tuple[int, str], ...] = ()
         if where is not None:
             code = linecache.getline(where[0], where[1]).strip()
-            if stablehlo is not None:
-                found = stablehlo.ops_at(where[0], where[1])
+            if links is not None and stablehlo is not None:
+                found = links.line_ops(ln.source)
                 op_count = len(found)
-                ops = tuple((op.id, _op_label(op)) for op in found[:MAX_OPS])
+                ops = tuple((i, op_label(stablehlo.ops[i])) for i in found[:MAX_OPS])
         out.append(SourceLine(
             key=ln.source,
             label=ln.short if ln.source != "?" else "? (no source line)",
@@ -90,13 +91,15 @@ def source_lines(report: Any, fusion: Any, roofline: Any | None,
     return out
 
 
-def _op_label(op: Any) -> str:
+def op_label(op: Any) -> str:
     types = ", ".join(str(t) for t in op.result_types[:2])
     return f"{op.name} → {types}" if types else op.name
 
 
 def summary(report: Any, lines: list[SourceLine], roof: ReportState,
             stable: ReportState) -> Text:
+    """`stable`: the state of the StableHLO links (or of the module, whichever is not
+    ready)."""
     t = Text(f" {len(lines)} source lines")
     if report.total_flops:
         t.append(f", {fmt.percent(report.attributed_flops / report.total_flops)} of FLOPs "

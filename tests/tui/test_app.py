@@ -366,6 +366,39 @@ async def test_kernel_source_tab_shows_the_python_file(analysis: Any) -> None:
         assert path in plain(app.screen.query_one("#kd-src-head"))
 
 
+async def test_kernel_stablehlo_tab_lists_its_ops(analysis: Any) -> None:
+    app = make_app(analyses=[analysis])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        fusion = app.reports.value("fusion")
+        kernel = next(k for k in fusion.kernels if k.category == "matmul")
+        app.open_kernel(kernel.name)
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        links = app.reports.value("stablehlo_links")
+        stable = app.reports.value("stablehlo")
+        table = app.screen.query_one("#kd-stable", VirtualTable)
+        assert links.kernel_ops(kernel.name)
+        assert [r.key for r in table.rows] == list(links.kernel_ops(kernel.name)[:200])
+        assert "stablehlo.dot_general" in {stable.ops[r.key].name for r in table.rows}
+        await pilot.press("enter")  # shows the op in the StableHLO text
+        await settle(pilot)
+        assert isinstance(app.screen, TextScreen)
+        assert app.screen.doc == "stablehlo"
+
+
+async def test_an_analysis_without_hardware_gets_the_sessions(transformer: Any) -> None:
+    import hloscope
+
+    app = make_app(analyses=[hloscope.analyze(transformer)], hardware=HARDWARE)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        # The per-line estimates are on the hardware every other screen uses.
+        assert app.reports.value("source").hardware == HARDWARE
+        assert app.reports.value("roofline").hardware.name == HARDWARE
+
+
 async def test_source_screen_unfolds_a_line_to_kernels_and_ops(analysis: Any) -> None:
     app = make_app(analyses=[analysis])
     async with app.run_test(size=SIZE) as pilot:
@@ -381,8 +414,9 @@ async def test_source_screen_unfolds_a_line_to_kernels_and_ops(analysis: Any) ->
         children = [r.key for r in table.rows if r.depth]
         assert {name for kind, name in children if kind == "kernel"} == set(first.kernels)
         path, _, line = first.source.rpartition(":")
-        ops = app.reports.value("stablehlo").ops_at(path, int(line))
-        assert [v for kind, v in children if kind == "stablehlo"] == [op.id for op in ops][:200]
+        ops = app.reports.value("stablehlo_links").line_ops(first.source)
+        assert ops == tuple(op.id for op in app.reports.value("stablehlo").ops_at(path, int(line)))
+        assert [v for kind, v in children if kind == "stablehlo"] == list(ops[:200])
         # Enter on a StableHLO op shows it in the StableHLO text.
         op_row = next(k for k in children if k[0] == "stablehlo")
         assert table.find_key(op_row)

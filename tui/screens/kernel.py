@@ -1,5 +1,6 @@
 """One kernel: its figures, the instructions fused into it with their shapes, its HLO text,
-and the Python lines it comes from (with the file around the line, when readable)."""
+the Python lines it comes from (with the file around the line, when readable), and the
+StableHLO ops made by the same lines and scopes."""
 
 from __future__ import annotations
 
@@ -17,25 +18,31 @@ from hloscope.tui.widgets.chrome import Line, TabLine, state_text
 from hloscope.tui.widgets.codeview import CodeView
 from hloscope.tui.widgets.vtable import VirtualTable
 
-TABS = (("k-instrs", "1 Instructions"), ("k-hlo", "2 HLO"), ("k-source", "3 Source"))
+TABS = (("k-instrs", "1 Instructions"), ("k-hlo", "2 HLO"), ("k-source", "3 Source"),
+        ("k-stablehlo", "4 StableHLO"))
 
 
 class KernelScreen(HloscopeScreen):
     MODE = "kernels"
     SCREEN_TITLE = "Kernel"
+    # StableHLO last: reading it takes seconds on a large program, the rest is at hand.
     NEEDS: ClassVar[tuple[str, ...]] = ("fusion", "roofline", "module", "index", "hlo_lines",
-                                        "sharding")
+                                        "sharding", "stablehlo_links", "stablehlo",
+                                        "stablehlo_index")
     HELP = (
         "One kernel. 1: the instructions fused into it (Enter: show in the HLO text); "
         "2: its HLO (the fusion instruction and its fused computation); 3: the Python lines "
-        "it comes from, with the file around each line when the file is readable here. "
-        "Escape goes back."
+        "it comes from, with the file around each line when the file is readable here; "
+        "4: the StableHLO ops made by the same lines and name scopes (Enter: show in the "
+        "StableHLO text). Escape goes back."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("1", "tab('k-instrs')", "Instructions"),
         Binding("2", "tab('k-hlo')", "HLO"),
         Binding("3", "tab('k-source')", "Source"),
+        # Off the footer (the tab line names it): four tabs push the palette hint out.
+        Binding("4", "tab('k-stablehlo')", "StableHLO", show=False),
         Binding("g", "goto_text", "In full text"),
     ]
 
@@ -68,6 +75,8 @@ class KernelScreen(HloscopeScreen):
         with Vertical(id="k-source", classes="pane"):
             yield Line(id="kd-src-head")
             yield CodeView(language="python", id="kd-src")
+        with Vertical(id="k-stablehlo", classes="pane"):
+            yield VirtualTable(kernel_info.STABLEHLO_COLUMNS, id="kd-stable")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -88,7 +97,8 @@ class KernelScreen(HloscopeScreen):
         self.query_one("#kd-tabs", TabLine).show(pane)
         for tab_id, _ in TABS:
             self.query_one(f"#{tab_id}").display = tab_id == pane
-        target = {"k-instrs": "#kd-instrs", "k-hlo": "#kd-hlo", "k-source": "#kd-src"}[pane]
+        target = {"k-instrs": "#kd-instrs", "k-hlo": "#kd-hlo", "k-source": "#kd-src",
+                  "k-stablehlo": "#kd-stable"}[pane]
         self.query_one(target).focus()
 
     def refresh_data(self) -> None:
@@ -117,7 +127,20 @@ class KernelScreen(HloscopeScreen):
         hlo = self.query_one("#kd-hlo", CodeView)
         if module is not None and index is not None and lines is not None:
             hlo.set_lines(kernel_info.hlo_excerpt(module, index, lines, kernel), language="hlo")
+        self._show_stablehlo(kernel)
         self._load_source(kernel)
+
+    def _show_stablehlo(self, kernel: Any) -> None:
+        table = self.query_one("#kd-stable", VirtualTable)
+        links, stable = self.value("stablehlo_links"), self.value("stablehlo")
+        if links is None or stable is None:
+            st = self.state("stablehlo_links")
+            table.empty_text = state_text(st if not st.ready else self.state("stablehlo"),
+                                          "StableHLO ops").plain
+            table.set_rows([])
+            return
+        table.empty_text = "no StableHLO op has this kernel's Python lines and name scopes"
+        table.set_rows(kernel_info.stablehlo_rows(kernel, links, stable))
 
     @work(thread=True, exclusive=True, group="kernel-source")
     def _load_source(self, kernel: Any) -> None:
@@ -135,6 +158,8 @@ class KernelScreen(HloscopeScreen):
     def on_virtual_table_selected(self, event: VirtualTable.Selected) -> None:
         if event.table.id == "kd-instrs":
             self.hs.open_instruction(str(event.row.key))
+        elif event.table.id == "kd-stable" and event.row.key >= 0:
+            self.hs.open_stablehlo_op(int(event.row.key))
 
     def action_goto_text(self) -> None:
         self.hs.open_instruction(self.kernel_name)
@@ -148,6 +173,8 @@ class KernelScreen(HloscopeScreen):
             self.query_one("#kd-instrs", VirtualTable).set_filter(text)
         elif pane == "k-hlo":
             self.query_one("#kd-hlo", CodeView).search(text)
+        elif pane == "k-stablehlo":
+            self.query_one("#kd-stable", VirtualTable).set_filter(text)
         else:
             self.query_one("#kd-src", CodeView).search(text)
 

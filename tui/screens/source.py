@@ -19,8 +19,9 @@ from hloscope.tui.widgets.vtable import Row, VirtualTable
 class SourceScreen(HloscopeScreen):
     MODE = "source"
     SCREEN_TITLE = "Source"
-    NEEDS: ClassVar[tuple[str, ...]] = ("source", "fusion", "roofline", "stablehlo",
-                                        "stablehlo_index")
+    # The table first; StableHLO (seconds to read on a large program) after it.
+    NEEDS: ClassVar[tuple[str, ...]] = ("source", "fusion", "roofline", "stablehlo_links",
+                                        "stablehlo", "stablehlo_index")
     HELP = (
         "Python lines ranked by the estimated time of the kernels they contribute to (a kernel "
         "fusing several lines counts for each of them, so shares can add up to more than "
@@ -65,18 +66,20 @@ class SourceScreen(HloscopeScreen):
             self.table.set_rows([])
             self.table.empty_text = state_text(st, "source lines").plain
             return
-        self._build(report, fusion, self.value("roofline"), self.value("stablehlo"))
+        self._build(report, fusion, self.value("roofline"), self.value("stablehlo_links"),
+                    self.value("stablehlo"))
 
     @work(thread=True, exclusive=True, group="source-rows")
-    def _build(self, report: Any, fusion: Any, roof: Any, stable: Any) -> None:
-        lines = source_info.source_lines(report, fusion, roof, stable)
+    def _build(self, report: Any, fusion: Any, roof: Any, links: Any, stable: Any) -> None:
+        lines = source_info.source_lines(report, fusion, roof, links, stable)
         self.app.call_from_thread(self._show, report, lines)
 
     def _show(self, report: Any, lines: list[source_info.SourceLine]) -> None:
         self.lines = lines
         self._render_rows()
-        summary = source_info.summary(report, lines, self.state("roofline"),
-                                      self.state("stablehlo"))
+        links = self.state("stablehlo_links")
+        stable = links if not links.ready else self.state("stablehlo")
+        summary = source_info.summary(report, lines, self.state("roofline"), stable)
         self.query_one("#s-summary", Line).update(summary)
         if self._want is not None:
             self.table.find_key(("line", self._want))
