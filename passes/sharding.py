@@ -117,7 +117,8 @@ class Collective:
     link: str | None = None
     link_scope: str | None = None
     source: str = ""
-    """`file:line` of the Python line that made it (full path kept in `source_file`)."""
+    """`file:line` of the Python line that made it, the full path as jax recorded it (the
+    convention of every report; faces shorten it to the file's name)."""
     source_file: str = ""
     source_line: int = 0
     op_name: str = ""
@@ -652,13 +653,18 @@ def _dimension(ins: Instruction) -> int | None:
 
 
 def _source(module: Module, ins: Instruction, anchor: Instruction) -> tuple[str, int, str]:
+    """(file, line, `file:line`) with the full path; ("", 0, "") without a location."""
     from hloscope.hlo.source import source_of
 
     loc = source_of(module, ins) or source_of(module, anchor)
     if loc is None:
         return "", 0, ""
-    base = loc.file.rsplit("/", 1)[-1]
-    return loc.file, loc.line, f"{base}:{loc.line}"
+    return loc.file, loc.line, f"{loc.file}:{loc.line}"
+
+
+def _short(source: str) -> str:
+    """`/path/model.py:42` -> `model.py:42`: the `why` sentence is prose, read in tables."""
+    return source.rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -692,9 +698,9 @@ def _why(
     first = cons[0] if cons else None
     cons_src = prod_src = ""
     if first is not None and first.instruction is not None:
-        _, _, cons_src = _source(ctx.module, first.instruction, first.instruction)
+        cons_src = _short(_source(ctx.module, first.instruction, first.instruction)[2])
     if prod is not None and prod.instruction is not None:
-        _, _, prod_src = _source(ctx.module, prod.instruction, prod.instruction)
+        prod_src = _short(_source(ctx.module, prod.instruction, prod.instruction)[2])
     text = sharding_why.sentence(
         kind=f.kind,
         span=span,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hloscope.views._fmt import bytes_text, seconds_text
+from hloscope.views.ops import short
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -83,7 +84,7 @@ def render(analysis: Analysis, console: Console, opts: ViewOptions) -> None:
                     bytes_text(c.bytes_per_device) + ("" if c.exact else "~"),
                     bytes_text(c.total_bytes),
                     seconds_text(c.total_s),
-                    c.source or "-",
+                    short(c.source) or "-",
                 )
             )
         )
