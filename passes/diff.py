@@ -21,6 +21,7 @@ correspondence in `passes/diff_kernels.py`.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from hloscope.passes.diff_report import (
     ParameterChange,
     TotalRow,
     same,
+    source_order,
 )
 
 if TYPE_CHECKING:
@@ -205,7 +207,10 @@ def _collectives(a: DiffSide, b: DiffSide, m: Matching) -> tuple[CollectiveChang
             out.append(_collective_change("resized", ca, cb))
     out.extend(_collective_change("added", None, cb) for ref, cb in in_b.items()
                if ref not in seen)
-    out.sort(key=lambda c: (-abs(c.total_delta), c.status, c.source))
+    # Equal changes by status, line, kind, axes, then names (unique on each side): a total
+    # order, so the report never depends on the order collectives came in.
+    out.sort(key=lambda c: (-abs(c.total_delta), c.status, source_order(c.source), c.kind,
+                            c.axes, c.name_a or "", c.name_b or ""))
     return tuple(out)
 
 
@@ -222,7 +227,7 @@ def _collective_change(status: str, ca: Collective | None, cb: Collective | None
         total_bytes_a=ca.total_bytes if ca else None,
         total_bytes_b=cb.total_bytes if cb else None,
         time_a=ca.total_s if ca else None, time_b=cb.total_s if cb else None,
-        source=f"{some.source_file}:{some.source_line}" if some.source_file else some.source,
+        source=some.source,
         op_name=some.op_name,
     )
 
@@ -233,13 +238,13 @@ def _collective_change(status: str, ca: Collective | None, cb: Collective | None
 def _line_times(side: DiffSide) -> dict[str, float] | None:
     if side.roofline is None or side.fusion is None:
         return None
-    times: dict[str, float] = {}
+    parts: dict[str, list[float]] = {}
     for k in side.fusion.kernels:
         est = side.roofline.by_kernel.get(k.name)
         if est is not None:
-            line = k.primary_source or "?"
-            times[line] = times.get(line, 0.0) + est.total_s
-    return times
+            parts.setdefault(k.primary_source or "?", []).append(est.total_s)
+    # Exactly rounded: the same whatever order the kernels come in.
+    return {line: math.fsum(ts) for line, ts in parts.items()}
 
 
 def _lines(a: DiffSide, b: DiffSide) -> tuple[LineDelta, ...]:
@@ -262,7 +267,7 @@ def _lines(a: DiffSide, b: DiffSide) -> tuple[LineDelta, ...]:
             continue
         out.append(d)
     out.sort(key=lambda d: (-abs(d.time_delta or 0.0), -abs(d.bytes_b - d.bytes_a),
-                            -abs(d.flops_b - d.flops_a), d.source))
+                            -abs(d.flops_b - d.flops_a), source_order(d.source), d.source))
     return tuple(out)
 
 
@@ -367,7 +372,9 @@ def _memory(a: DiffSide, b: DiffSide, m: Matching) -> MemoryDelta:
         for r in rows.values()
     ]
     buffers = [x for x in buffers if x.delta or x.shape_a != x.shape_b]
-    buffers.sort(key=lambda x: (-abs(x.delta), x.name_a or x.name_b or ""))
+    # Names are unique on each side: a total order.
+    buffers.sort(key=lambda x: (-abs(x.delta), x.name_a or x.name_b or "", x.name_b or "",
+                                x.kind, x.source or ""))
     return MemoryDelta(peak_a=a.memory.peak_bytes, peak_b=b.memory.peak_bytes,
                        split_a=dict(a.memory.peak_split), split_b=dict(b.memory.peak_split),
                        buffers=tuple(buffers))

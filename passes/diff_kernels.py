@@ -9,11 +9,12 @@ regrouped, 0 -> 1 added, 1 -> 0 removed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from hloscope.passes.diff_match import Matching, Ref
-from hloscope.passes.diff_report import DiffSide, KernelChange, same
+from hloscope.passes.diff_report import DiffSide, KernelChange, same, source_order
 
 if TYPE_CHECKING:
     from hloscope.hlo.model import Module
@@ -126,9 +127,16 @@ def kernel_changes(a: DiffSide, b: DiffSide, m: Matching) -> tuple[KernelChange,
                 continue
             status = "changed"
         out.append(_kernel_change(status, ka, xs, kb, ys, fields))
-    out.sort(key=lambda k: (-abs(k.time_delta or 0.0), -abs(k.bytes_b - k.bytes_a),
-                            -abs(k.flops_b - k.flops_a), k.status))
+    out.sort(key=_order)
     return tuple(out)
+
+
+def _order(k: KernelChange) -> tuple[float, float, float, str, tuple[str, int], str,
+                                     tuple[str, ...], tuple[str, ...]]:
+    """Largest change first; equal ones by status, line, what, then kernel names (unique on
+    each side): a total order, so the report never depends on the order kernels came in."""
+    return (-abs(k.time_delta or 0.0), -abs(k.bytes_b - k.bytes_a), -abs(k.flops_b - k.flops_a),
+            k.status, source_order(k.source), k.what, k.a, k.b)
 
 
 def _group_status(n_a: int, n_b: int) -> str:
@@ -146,12 +154,11 @@ def _group_status(n_a: int, n_b: int) -> str:
 
 
 def _sum(values: Iterable[float | None]) -> float | None:
-    total = 0.0
-    for v in values:
-        if v is None:
-            return None
-        total += v
-    return total
+    """Exactly rounded (math.fsum): the same whatever order the values come in."""
+    got = list(values)
+    if any(v is None for v in got):
+        return None
+    return math.fsum(v for v in got if v is not None)
 
 
 def _kernel_change(status: str, ka: _Kernels, xs: list[int], kb: _Kernels, ys: list[int],
@@ -167,10 +174,10 @@ def _kernel_change(status: str, ka: _Kernels, xs: list[int], kb: _Kernels, ys: l
         category=first.category,
         what=_describe(ks_a, ks_b),
         source=first.primary_source,
-        flops_a=sum(k.flops * k.count for k in ks_a),
-        flops_b=sum(k.flops * k.count for k in ks_b),
-        bytes_a=sum(k.bytes_accessed * k.count for k in ks_a),
-        bytes_b=sum(k.bytes_accessed * k.count for k in ks_b),
+        flops_a=math.fsum(k.flops * k.count for k in ks_a),
+        flops_b=math.fsum(k.flops * k.count for k in ks_b),
+        bytes_a=math.fsum(k.bytes_accessed * k.count for k in ks_a),
+        bytes_b=math.fsum(k.bytes_accessed * k.count for k in ks_b),
         time_a=_sum(ka.time(i) for i in xs) if ka.side.roofline is not None else None,
         time_b=_sum(kb.time(j) for j in ys) if kb.side.roofline is not None else None,
         changes=changes,
@@ -185,12 +192,9 @@ def _kernel_words(k: Kernel) -> str:
 
 
 def _scope(k: Kernel) -> str:
-    """The kernel's first name scope that is one (`jit(f)/block0/mlp`), without `jit(f)/`.
-    XLA names some instructions it creates after themselves (`broadcast.22`): skipped."""
-    for s in k.scopes:
-        if "/" in s or s.startswith("jit("):
-            return s.split(")/", 1)[1] if s.startswith("jit(") and ")/" in s else s
-    return ""
+    """The kernel's first name scope (`jit(f)/block0/mlp`), without `jit(f)/`."""
+    s = k.scopes[0] if k.scopes else ""
+    return s.split(")/", 1)[1] if s.startswith("jit(") and ")/" in s else s
 
 
 def _describe(ks_a: list[Kernel], ks_b: list[Kernel]) -> str:

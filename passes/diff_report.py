@@ -58,6 +58,12 @@ class DiffSide:
 # -- report values --------------------------------------------------------------------------
 
 
+def source_order(source: str) -> tuple[str, int]:
+    """Sort key of a `file:line`: by file, then by line number (`:9` before `:10`)."""
+    path, _, line = source.rpartition(":")
+    return (path, int(line)) if path and line.isdigit() else (source, -1)
+
+
 def delta_of(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else b - a
 

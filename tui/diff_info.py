@@ -141,11 +141,8 @@ def _status(s: str) -> Text:
 
 def collective_rows(report: Any) -> list[Row]:
     out = []
-    # Largest change first, ties by name: the report's order among equal changes is not
-    # fixed from one run to the next.
-    order = sorted(report.collectives, key=lambda c: (-abs(c.total_delta), c.status, c.kind,
-                                                      c.name_a or "", c.name_b or ""))
-    for c in order:
+    # The report's order: largest change first, ties broken the same way on every run.
+    for c in report.collectives:
         dt = None if (c.time_a is None and c.time_b is None) else (c.time_b or 0) - (c.time_a or 0)
         side, name = (1, c.name_b) if c.name_b else (0, c.name_a)
         out.append(Row(
@@ -170,9 +167,7 @@ def _nb(v: float | None) -> str | None:
 
 def kernel_rows(report: Any) -> list[Row]:
     out = []
-    order = sorted(report.kernels, key=lambda k: (-abs(k.time_delta or 0.0), k.status,
-                                                  k.a, k.b))
-    for k in order:
+    for k in report.kernels:  # the report's order (see collective_rows)
         names = (_arrow(", ".join(k.a) or None, ", ".join(k.b) or None) if k.a != k.b
                  else ", ".join(k.a))
         side, name = (1, k.b[0]) if k.b else (0, k.a[0] if k.a else "")
@@ -194,8 +189,7 @@ def kernel_rows(report: Any) -> list[Row]:
 
 def line_rows(report: Any) -> list[Row]:
     out = []
-    order = sorted(report.lines, key=lambda ln: (-abs(ln.time_delta or 0.0), ln.source))
-    for ln in order:
+    for ln in report.lines:  # the report's order (see collective_rows)
         out.append(Row(
             (
                 rows.short_source(ln.source) or "?",

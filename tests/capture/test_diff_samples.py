@@ -189,3 +189,41 @@ def test_the_same_program_compiled_twice_has_no_differences(
     assert r.identical, r.to_json()["matching"]
     assert r.matching is not None
     assert len(r.matching.a_to_b) == r.matching.instructions_a
+
+
+def test_the_report_is_the_same_on_every_run(fsdp: Capture, dp: Capture,
+                                             fsdp_vs_dp: DiffReport) -> None:
+    import dataclasses
+    import json
+
+    from hloscope.diffing import analysis_for, side_of
+    from hloscope.passes import diff as diff_pass
+
+    # FSDP -> DP removes many all-gathers of one size (w1/w2 of each block): equal changes.
+    sizes = [c.total_delta for c in fsdp_vs_dp.collectives_with("removed")]
+    assert len(sizes) > len(set(sizes))
+    again = hloscope.diff(fsdp, dp, hardware="h100-sxm")  # fresh analyses
+    assert json.dumps(again.to_json()) == json.dumps(fsdp_vs_dp.to_json())
+    # Nor does the order depend on the order the reports list collectives and kernels in.
+    from hloscope.hardware import get_hardware
+
+    hw = get_hardware("h100-sxm")
+    a, b = (side_of(analysis_for(c, hw)) for c in (fsdp, dp))
+
+    def flipped(s: Any) -> Any:
+        return dataclasses.replace(
+            s, fusion=dataclasses.replace(s.fusion, kernels=s.fusion.kernels[::-1]),
+            sharding=dataclasses.replace(s.sharding, collectives=s.sharding.collectives[::-1]))
+
+    def changes(r: DiffReport) -> list[Any]:
+        # Within one change, kernels are named in program order (which flipping reverses).
+        return [(c.status, c.what if len(c.a) + len(c.b) <= 2 else "", sorted(c.a),
+                 sorted(c.b), c.flops_a, c.flops_b, c.bytes_a, c.bytes_b, c.time_a, c.time_b)
+                for c in r.kernels]
+
+    straight, turned = diff_pass.run(a, b), diff_pass.run(flipped(a), flipped(b))
+    assert turned.collectives == straight.collectives
+    assert changes(turned) == changes(straight)
+    assert turned.lines == straight.lines
+    assert json.dumps(straight.to_json()) == json.dumps(fsdp_vs_dp.to_json())
+

@@ -268,3 +268,42 @@ def test_text_report_sections() -> None:
     assert "est. step time (h100-sxm)" in text
     for line in text.splitlines():
         assert len(line) <= 100
+
+
+# -- determinism ------------------------------------------------------------------------------
+
+# Three new instructions of one size and cost (negate and abs: a flop per element), from lines
+# 7, 8 and 6 in program order: changes of equal size.
+TIED = FUSED.replace(
+    "  ROOT %fusion",
+    '  %n1 = f32[8,32]{1,0} negate(%dot), metadata={op_name="jit(f)/n1" source_file="/m.py" '
+    'source_line=7}\n'
+    '  %n2 = f32[8,32]{1,0} negate(%b), metadata={op_name="jit(f)/n2" source_file="/m.py" '
+    'source_line=8}\n'
+    '  %n3 = f32[8,32]{1,0} abs(%dot), metadata={op_name="jit(f)/n3" source_file="/m.py" '
+    'source_line=6}\n'
+    "  ROOT %fusion")
+
+
+def test_equal_changes_are_listed_in_a_fixed_order() -> None:
+    import dataclasses
+    import json
+
+    from hloscope.diffing import analysis_for, side_of
+    from hloscope.passes import diff as diff_pass
+
+    first = diff_texts(FUSED, TIED)
+    added = first.kernels_with("added")
+    assert [k.b for k in added] == [("n3",), ("n1",), ("n2",)]  # by line, not program order
+    assert len({(k.flops_b, k.bytes_b, k.time_b) for k in added}) == 1  # all tied
+    # Fresh analyses: byte-identical JSON and text.
+    again = diff_texts(FUSED, TIED)
+    assert json.dumps(first.to_json()) == json.dumps(again.to_json())
+    assert rendered(first) == rendered(again)
+    # The order never depends on the order the reports list kernels in.
+    a, b = (side_of(analysis_for(Capture(name=n, origin=n.upper(), hlo=t), None))
+            for n, t in (("a", FUSED), ("b", TIED)))
+    assert b.fusion is not None
+    flipped = dataclasses.replace(
+        b, fusion=dataclasses.replace(b.fusion, kernels=tuple(reversed(b.fusion.kernels))))
+    assert diff_pass.run(a, flipped).kernels == diff_pass.run(a, b).kernels
