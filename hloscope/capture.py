@@ -416,6 +416,21 @@ def ensure_devices(n: int, *, exact: bool = False) -> None:
         )
 
 
+def prefer_cpu() -> None:
+    """Keep jax to its CPU backend for programs that run on fake CPU devices (samples,
+    `--devices N`), unless the user chose platforms (`JAX_PLATFORMS`) or the backend already
+    started. Without this, an installed CUDA or TPU plugin on a machine without that hardware
+    makes jax's start-up try it, fail, and print a traceback."""
+    if os.environ.get("JAX_PLATFORMS"):
+        return
+    import jax
+
+    from hloscope import _jaxapi
+
+    if not _jaxapi.backends_initialized():
+        jax.config.update("jax_platforms", "cpu")  # type: ignore[no-untyped-call]
+
+
 def _cpu_device_count() -> int:
     import jax
 

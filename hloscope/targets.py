@@ -125,8 +125,10 @@ def capture_target(
 
 
 def _run(target: Target, devices: int | None, progress: Any) -> Capture:
-    from hloscope.capture import capture_stage, ensure_devices
+    from hloscope.capture import capture_stage, ensure_devices, prefer_cpu
 
+    if target.kind == "sample" or devices is not None:
+        prefer_cpu()  # fake CPU devices: the default target of samples and of --devices
     if target.kind == "sample":
         sample = _samples().get(target.location)
         ensure_devices(devices if devices is not None else sample.DEVICES)

@@ -52,17 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hloscope {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for modname in COMMANDS.values():
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as e:
-            if e.name == modname:  # a command not in this build yet
-                continue
-            raise
-        mod.add_parser(sub)
+        importlib.import_module(modname).add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # a real process (console script, python -m), not a test calling main
+        from hloscope.cli import _stderr
+
+        _stderr.install()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser()
