@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from hloscope.hlo.model import Computation, Instruction, Module, Shape
-from hloscope.hlo.source import SourceLoc, source_of
+from hloscope.hlo.source import SourceLoc, scope_parts, source_of
 from hloscope.passes.cost_rules import (
     ELEMENTWISE_FLOPS,
     ELEMENTWISE_TRANSCENDENTAL,
@@ -372,8 +372,24 @@ def _dtype(comp: Computation, ins: Instruction, inner: list[tuple[Computation, I
     return leaf.element_type if leaf is not None else ins.shape.element_type
 
 
-def _default_source(module: Module, ins: Instruction) -> SourceLoc | None:
-    return source_of(module, ins)
+def memo_source_of() -> SourceFn:
+    """`hloscope.hlo.source.source_of`, remembered per metadata location: it walks the whole
+    stack-frame chain on every call, and a 100k-instruction program has a few dozen distinct
+    locations (2 s of the kernel pass before). Relies on source_of reading only the
+    metadata's location fields."""
+    memo: dict[tuple[int, str, int, int], SourceLoc | None] = {}
+
+    def where(module: Module, ins: Instruction) -> SourceLoc | None:
+        md = ins.metadata
+        if md is None:
+            return None
+        key = (md.stack_frame_id, md.source_file, md.source_line, md.source_column)
+        if key in memo:
+            return memo[key]
+        found = memo[key] = source_of(module, ins)
+        return found
+
+    return where
 
 
 def _where(src: SourceLoc | None) -> str:
@@ -383,16 +399,18 @@ def _where(src: SourceLoc | None) -> str:
 @lru_cache(maxsize=1 << 16)
 def scopes_of(op_name: str) -> tuple[str, ...]:
     """The name scopes an op_name names, without the op: `jit(f)/layer1/dot_general` ->
-    (`jit(f)/layer1`,). None for a bare name: XLA names ops it creates after themselves
-    (`broadcast.22`). A combiner's joined name `jit(f)/(a/dot_general:b/add)` gives the
-    scope of each op it joins: (`jit(f)/a`, `jit(f)`)."""
+    (`jit(f)/layer1`,), as `hloscope.hlo.source.scope` splits it. None for a bare name: XLA
+    names ops it creates after themselves (`broadcast.22`). A combiner's joined name
+    `jit(f)/(a/dot_general:b/add)` gives the scope of each op it joins: (`jit(f)/a`,
+    `jit(f)/b`)."""
     if "/" not in op_name:
         return ()
     joined = _joined(op_name)
     if joined is not None:
         prefix, parts = joined
         return tuple(dict.fromkeys(s for part in parts for s in scopes_of(prefix + part)))
-    return (op_name.rsplit("/", 1)[0],)
+    parts = scope_parts(op_name)
+    return ("/".join(parts[:-1]),) if len(parts) > 1 else ()
 
 
 def _joined(op_name: str) -> tuple[str, list[str]] | None:
@@ -577,7 +595,7 @@ def run(module: Module, cost: CostReport | None = None, *,
         from hloscope.passes import cost as cost_pass
 
         cost = cost_pass.run(module)
-    builder = _Builder(module, cost, source_of or _default_source)
+    builder = _Builder(module, cost, source_of or memo_source_of())
     kernels: list[Kernel] = []
     between = 0.0
     missed: list[MissedFusion] = []

@@ -21,10 +21,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hloscope.hlo.source import SourceLoc, source_of
-
 if TYPE_CHECKING:
     from hloscope.hlo.model import Instruction, Module
+    from hloscope.hlo.source import SourceLoc
     from hloscope.passes.fusion import FusionReport
     from hloscope.stablehlo.model import StableModule
 
@@ -59,9 +58,9 @@ class StableLinks:
 def run(module: Module, *, fusion: FusionReport, stablehlo: StableModule,
         source_of: SourceFn | None = None) -> StableLinks:
     """The links of `fusion`'s kernels and of every Python line to `stablehlo`'s ops."""
-    from hloscope.passes.fusion import members
+    from hloscope.passes.fusion import members, memo_source_of
 
-    where = source_of or _default_source
+    where = source_of or memo_source_of()
     per_line: dict[tuple[str, int], dict[str | None, list[int]]] = {}
 
     def by_stack(file: str, line: int) -> dict[str | None, list[int]]:
@@ -92,7 +91,3 @@ def run(module: Module, *, fusion: FusionReport, stablehlo: StableModule,
     lines = {f"{file}:{line}": tuple(sorted(ids))
              for (file, line), ids in stablehlo.source_lines().items()}
     return StableLinks(kernels=kernels, lines=lines, op_count=len(stablehlo.ops))
-
-
-def _default_source(module: Module, ins: Instruction) -> SourceLoc | None:
-    return source_of(module, ins)
