@@ -409,8 +409,8 @@ def scopes_of(op_name: str) -> tuple[str, ...]:
     if joined is not None:
         prefix, parts = joined
         return tuple(dict.fromkeys(s for part in parts for s in scopes_of(prefix + part)))
-    parts = scope_parts(op_name)
-    return ("/".join(parts[:-1]),) if len(parts) > 1 else ()
+    path = scope_parts(op_name)
+    return ("/".join(path[:-1]),) if len(path) > 1 else ()
 
 
 def _joined(op_name: str) -> tuple[str, list[str]] | None:
