@@ -552,3 +552,16 @@ async def test_typing_in_the_search_bar_does_not_trigger_keys(analysis: Any) -> 
         assert app.is_running
         assert app.current_mode == "kernels"
         assert app.screen.query_one("#k-table", VirtualTable).filter_text == "qmt"
+
+
+async def test_text_built_in_the_background_opens_at_entry(transformer: Any) -> None:
+    # The reports computed in the app (not handed in): the HLO text arrives while the Text
+    # screen sits in the background, where its view cannot scroll yet.
+    app = make_app(captures=[transformer], hardware=HARDWARE)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        code = app.screen.code
+        assert code.lines[code.cursor_line].startswith("ENTRY")
+        assert round(code.scroll_y) == code.cursor_line  # on screen, at the top

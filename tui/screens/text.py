@@ -43,6 +43,7 @@ class TextScreen(HloscopeScreen):
         self._shown: dict[str, Any] = {}
         self._pending_goto: str | None = None
         self._pending_line: int | None = None
+        self._open_when_shown: tuple[CodeView, int] | None = None
 
     def compose_body(self) -> Iterable[Widget]:
         yield Line(id="t-head", classes="summary")
@@ -96,10 +97,22 @@ class TextScreen(HloscopeScreen):
         self._apply_pending(bool(lines))
         self._update_where(self.code.cursor_line)
 
-    @staticmethod
-    def _open_at(code: CodeView, line: int) -> None:
-        if code.cursor_line == 0:  # unless a jump got there first
-            code.goto(line, top=True)
+    def _open_at(self, code: CodeView, line: int) -> None:
+        if code.cursor_line != 0:
+            return  # a jump got there first
+        code.goto(line, top=True)
+        if self.app.screen is not self:
+            # Text that arrived while the screen was in the background: the cursor is there
+            # but a view not on screen cannot scroll. Scroll when the screen is shown.
+            self._open_when_shown = (code, line)
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if self._open_when_shown is not None:
+            code, line = self._open_when_shown
+            self._open_when_shown = None
+            if code.cursor_line == line:  # nothing moved it meanwhile
+                self.call_after_refresh(code.goto, line, top=True)
 
     def _apply_pending(self, have_lines: bool) -> None:
         """Jumps asked for before the screen or its text was ready."""
