@@ -9,8 +9,10 @@ SCRIPT = r"""
 import os, sys
 from hloscope.cli import _stderr
 _stderr.install()
-os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
-os.write(2, b"I0000 00:00:1795950791.195118   29684 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used.\n")
+os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written"
+            b" to STDERR\n")
+os.write(2, b"I0000 00:00:1795950791.195118   29684 cudart_stub.cc:31] Could not find cuda"
+            b" drivers on your machine, GPU will not be used.\n")
 os.write(2, b"E0000 00:00:1795950739.435178   29120 common_lib.cc:554] a real native error\n")
 os.write(2, b"partial prompt> ")
 sys.stderr.write("hloscope: error: python's own line\n")
