@@ -142,7 +142,8 @@ def _named_worker(examples: int) -> dict[str, Any]:
         return axis_sizes, names, types, spec, unreduced, tuple(shape), seed
 
     @settings(
-        max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=examples, deadline=None, database=None, derandomize=True,
+        suppress_health_check=list(HealthCheck),
     )
     @given(case())
     def check(c: Any) -> None:
@@ -246,7 +247,8 @@ def _tiles_worker(examples: int) -> dict[str, Any]:
         return reshape, perm, dims, replicate, explicit, shape, draw(st.integers(0, 2**31))
 
     @settings(
-        max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=examples, deadline=None, database=None, derandomize=True,
+        suppress_health_check=list(HealthCheck),
     )
     @given(case())
     def check(c: Any) -> None:

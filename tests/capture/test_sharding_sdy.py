@@ -175,7 +175,8 @@ def _lowered_worker(examples: int) -> dict[str, Any]:
         return sizes, names, args, draw(st.integers(0, 2**31 - 1))
 
     @settings(
-        max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=examples, deadline=None, database=None, derandomize=True,
+        suppress_health_check=list(HealthCheck),
     )
     @given(program())
     def check(p: Any) -> None:
@@ -248,7 +249,8 @@ def _manual_worker(examples: int) -> dict[str, Any]:
         return sizes, names, manual, spec, local0
 
     @settings(
-        max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=examples, deadline=None, database=None, derandomize=True,
+        suppress_health_check=list(HealthCheck),
     )
     @given(case())
     def check(c: Any) -> None:
@@ -360,7 +362,8 @@ def _subaxes_worker(examples: int) -> dict[str, Any]:
         return sizes, names, n, ids, args, draw(st.integers(0, 2**31 - 1))
 
     @settings(
-        max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=examples, deadline=None, database=None, derandomize=True,
+        suppress_health_check=list(HealthCheck),
     )
     @given(module())
     def check(m: Any) -> None:
