@@ -277,7 +277,25 @@ def test_bytecode_file_reads(tmp_path: Path, text: str, module: StableModule) ->
         with path.open("wb") as f:
             m.operation.write_bytecode(f)
     assert path.read_bytes().startswith(b"ML\xefR")
-    assert parse_stablehlo_file(path).ops == module.ops
+    assert _without_col0_ends(parse_stablehlo_file(path).ops) == _without_col0_ends(module.ops)
+
+
+def _without_col0_ends(ops: Any) -> Any:
+    """MLIR's bytecode keeps no end column for a location range starting at column 0 (seen
+    for `<string>:8` frames that pytest-xdist's exec adds to every stack): compare those
+    frames without their end column."""
+    import dataclasses
+
+    def frame(f: Any) -> Any:
+        return dataclasses.replace(f, end_column=0) if f.column == 0 else f
+
+    def source(s: Any) -> Any:
+        return None if s is None else dataclasses.replace(
+            s, frames=tuple(frame(f) for f in s.frames))
+
+    return tuple(dataclasses.replace(o, loc=source(o.loc),
+                                     sources=tuple(source(s) for s in o.sources))
+                 for o in ops)
 
 
 def test_native_parser_crash_becomes_an_error_line(tmp_path: Path) -> None:
