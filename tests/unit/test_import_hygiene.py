@@ -54,3 +54,31 @@ def test_the_samples_command_loads_neither() -> None:
             assert main(["samples"]) == 0
     """
     assert modules_after(code) == []
+
+
+def test_ir_passes_and_views_load_neither() -> None:
+    """Every module of the IR, the passes and the dump views, imported one after another;
+    the first that brings in jax or textual is named."""
+    code = f"""
+        import importlib, json, pkgutil, sys
+        import hloscope.hlo, hloscope.passes, hloscope.views
+        seen, blamed = [], {{}}
+        for pkg in (hloscope.hlo, hloscope.passes, hloscope.views):
+            for info in pkgutil.iter_modules(pkg.__path__):
+                seen.append(pkg.__name__ + "." + info.name)
+                importlib.import_module(seen[-1])
+                for m in sys.modules:
+                    if m.split(".")[0] in {HEAVY!r}:
+                        blamed.setdefault(m, seen[-1])
+        print(json.dumps({{"seen": seen, "blamed": blamed}}))
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout
+    probe = json.loads(out.splitlines()[-1])
+    assert probe["blamed"] == {}
+    # The walk reached the modules (a package that stopped listing them would pass vacuously).
+    assert {"hloscope.hlo.parser", "hloscope.passes.sharding", "hloscope.views.devices"} <= set(
+        probe["seen"]
+    )
