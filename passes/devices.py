@@ -69,7 +69,9 @@ class DeviceBreakdown:
     memory_s: float | None
     """Estimated seconds in memory-bound kernels."""
     collective_s: float | None
-    """Estimated seconds in the collectives this device takes part in."""
+    """Estimated seconds in network-bound collectives, on this device's own links: the
+    roofline's rule per device, so compute + memory + collective is this device's step and,
+    on a device that takes part in every collective, exactly the roofline's step."""
     collective_sent_bytes: float
     collective_received_bytes: float
     collective_bytes_by_axis: Mapping[str, float]
@@ -309,6 +311,8 @@ class _Accumulator:
         self.inter_received = np.zeros(n)
         self.seconds = np.zeros(n)
         self.member = np.zeros(n, dtype=np.int64)
+        # (collective name, its network seconds per step on each device), for the step split.
+        self.timed: list[tuple[str, FloatArray]] = []
         self.sent_by: dict[str, FloatArray] = {}
         self.recv_by: dict[str, FloatArray] = {}
         self.inter_by: dict[str, FloatArray] = {}
@@ -365,6 +369,7 @@ class _Accumulator:
         self.member += hits
         if c.total_s is not None:
             self.seconds += hits * c.total_s
+            self.timed.append((c.name, (hits * c.total_s).astype(np.float64)))
 
     def _edges(self, key: tuple[Any, ...], make: Any, weight: float) -> None:
         if key not in self._edges_of:
@@ -585,6 +590,35 @@ def _hosts(target: TargetInfo) -> int | None:
     return len({(d.slice_index, d.process_index) for d in target.devices})
 
 
+def _step_split(
+    roofline: RooflineReport, timed: Sequence[tuple[str, FloatArray]], n: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per device, the roofline's compute / memory / collective seconds with each collective
+    re-decided on that device's own network time: the roofline rule (a collective kernel takes
+    max(local roofline time, network time), filed under whichever is larger) applied per
+    device. A device in every group gets exactly the roofline's split, so the per-device step
+    and the module step are one figure; a device outside a collective's groups keeps only the
+    kernel's local time."""
+    import numpy as np
+
+    buckets = {b: np.full(n, v) for b, v in (("compute", roofline.compute_s),
+                                             ("memory", roofline.memory_s),
+                                             ("collective", roofline.collective_s))}
+    for name, net in timed:
+        est = roofline.by_kernel.get(name)
+        if est is None:
+            continue
+        buckets[est.bound] -= est.total_s
+        local = max(est.compute_s, est.memory_s) * est.count
+        local_bound = "compute" if est.compute_s > est.memory_s else "memory"
+        takes_net = net >= local
+        buckets["collective"] += np.where(takes_net, net, 0.0)
+        buckets[local_bound] += np.where(takes_net, 0.0, local)
+    # Subtracting and re-adding floats leaves ~1e-19 s residues: clamp them.
+    comp, mem, coll = (np.maximum(buckets[b], 0.0) for b in ("compute", "memory", "collective"))
+    return comp, mem, coll
+
+
 def _flop_s(roofline: RooflineReport | None) -> float | None:
     if roofline is None:
         return None
@@ -626,10 +660,11 @@ def run(
     pad, uneven = _padding(shardings, n)
     flops = cost.executed.flops if cost is not None else None
     mem_bytes = cost.executed.bytes_accessed if cost is not None else None
-    compute_s = roofline.compute_s if roofline is not None else None
-    memory_s = roofline.memory_s if roofline is not None else None
-    flop_s = _flop_s(roofline)
     timed = sharding.total_s is not None
+    comp_d = mem_d = coll_d = None
+    if roofline is not None:
+        comp_d, mem_d, coll_d = (a.tolist() for a in _step_split(roofline, acc.timed, n))
+    flop_s = _flop_s(roofline)
     ids = np.arange(n, dtype=np.int64)
     coords = mesh.coords_of(ids).tolist() if mesh.axis_sizes else [[] for _ in range(n)]
     labels = sorted(acc.sent_by)
@@ -648,9 +683,9 @@ def run(
             coords=tuple(coords[i]),
             flops=flops,
             memory_bytes=mem_bytes,
-            compute_s=compute_s,
-            memory_s=memory_s,
-            collective_s=secs[i] if timed else None,
+            compute_s=comp_d[i] if comp_d is not None else None,
+            memory_s=mem_d[i] if mem_d is not None else None,
+            collective_s=(coll_d[i] if coll_d is not None else secs[i]) if timed else None,
             collective_sent_bytes=sent[i],
             collective_received_bytes=recv[i],
             collective_bytes_by_axis={k: sent_cols[k][i] for k in labels},
