@@ -87,6 +87,20 @@ class RooflineReport:
     def share(self, category: str) -> float:
         return self.by_category.get(category, 0.0) / self.step_s if self.step_s else 0.0
 
+    def bound_shares(self) -> tuple[float, float, float]:
+        """Compute-, memory- and collective-bound shares of the step (zeros for an empty
+        step)."""
+        if self.step_s <= 0:
+            return (0.0, 0.0, 0.0)
+        return (self.compute_s / self.step_s, self.memory_s / self.step_s,
+                self.collective_s / self.step_s)
+
+    def kernel_share(self, name: str) -> float | None:
+        """A kernel's share of the step (time per step / step); None for an empty step."""
+        if not self.step_s:
+            return None
+        return self.by_kernel[name].total_s / self.step_s
+
     def to_json(self, *, top: int | None = None) -> dict[str, Any]:
         names = self.top_kernels if top is None else self.top_kernels[:top]
         return {

@@ -57,6 +57,19 @@ class SourceReport:
     total_flops: float = 0.0
     attributed_flops: float = 0.0
     """Flops on lines with a source (the rest are under `?`)."""
+    step_s: float | None = None
+    """The roofline's estimated step, when times are given (estimate)."""
+
+    @property
+    def attributed_share(self) -> float | None:
+        """The share of the FLOPs that have a source line; None when there are no FLOPs."""
+        return self.attributed_flops / self.total_flops if self.total_flops else None
+
+    def share(self, line: SourceLine) -> float | None:
+        """A line's share of the estimated step; None without estimates (or an empty step)."""
+        if line.estimated_s is None or not self.step_s:
+            return None
+        return line.estimated_s / self.step_s
 
     def line(self, source: str) -> SourceLine:
         for ln in self.lines:
@@ -103,4 +116,5 @@ def run(module: Module, *, cost: CostReport, fusion: FusionReport,
         hardware=roofline.hardware.name if roofline is not None else None,
         total_flops=total,
         attributed_flops=sum(ln.flops for ln in lines if ln.source != UNKNOWN),
+        step_s=roofline.step_s if roofline is not None else None,
     )

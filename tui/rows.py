@@ -26,15 +26,6 @@ def hardware_name(roofline: Any) -> str:
     return str(getattr(hw, "name", hw) or "–")
 
 
-def step_shares(roofline: Any) -> tuple[float, float, float]:
-    """Compute / memory / collective shares of the step, as the roofline report splits it."""
-    parts = (roofline.compute_s, roofline.memory_s, roofline.collective_s)
-    total = sum(parts)
-    if total <= 0:
-        return (0.0, 0.0, 0.0)
-    return (parts[0] / total, parts[1] / total, parts[2] / total)
-
-
 # -- memory -----------------------------------------------------------------------------------
 
 
@@ -179,7 +170,6 @@ def kernel_rows(
     if limit is not None:
         order = order[:limit]
     by_kernel = roofline.by_kernel if roofline is not None else {}
-    step = roofline.step_s if roofline is not None else 0.0
     top = max((by_kernel[k.name].total_s for k in order if k.name in by_kernel), default=0.0)
     collectives = {c.name: c for c in sharding.collectives} if sharding is not None else {}
     out = []
@@ -208,7 +198,9 @@ def kernel_rows(
                 src,
             )
         else:
-            share = fmt.percent(e.total_s / step) if (e is not None and step) else ""
+            frac = (roofline.kernel_share(k.name)
+                    if roofline is not None and e is not None else None)
+            share = fmt.percent(frac) if frac is not None else ""
             cells = (k.name, what, time, share, Text(bound, style=style), src)
         out.append(Row(cells, key=k.name, search=_kernel_search(k)))
     return out
@@ -225,16 +217,14 @@ TOP_SOURCE_COLUMNS = (
 )
 
 
-def source_rows(report: Any, fusion: Any, roofline: Any | None, *,
-                limit: int | None = None) -> list[Row]:
+def source_rows(report: Any, fusion: Any, *, limit: int | None = None) -> list[Row]:
     """Python lines of the source report, in its order (longest estimated time first), with
     their share of the estimated step."""
     items = report.lines if limit is None else report.lines[:limit]
-    step = roofline.step_s if roofline is not None else 0.0
     index = {k.name: k for k in fusion.kernels}
     out = []
     for line in items:
-        share = (line.estimated_s / step) if (line.estimated_s is not None and step) else 0.0
+        share = report.share(line) or 0.0
         cats: dict[str, int] = {}
         for n in line.kernels:
             k = index.get(n)

@@ -57,7 +57,6 @@ def source_lines(report: Any, fusion: Any, roofline: Any | None, links: Any | No
     listed when both the links and the StableHLO module are at hand."""
     by_name = {k.name: k for k in fusion.kernels}
     est = roofline.by_kernel if roofline is not None else {}
-    step = roofline.step_s if roofline is not None else 0.0
     out = []
     for ln in report.lines:
         kernels = []
@@ -81,7 +80,7 @@ def source_lines(report: Any, fusion: Any, roofline: Any | None, links: Any | No
             label=ln.short if ln.source != "?" else "? (no source line)",
             code=code,
             time_s=ln.estimated_s,
-            share=(ln.estimated_s / step) if (ln.estimated_s is not None and step) else None,
+            share=report.share(ln),
             flops=ln.flops,
             bytes_accessed=ln.bytes_accessed,
             kernels=tuple(kernels),
@@ -101,9 +100,8 @@ def summary(report: Any, lines: list[SourceLine], roof: ReportState,
     """`stable`: the state of the StableHLO links (or of the module, whichever is not
     ready)."""
     t = Text(f" {len(lines)} source lines")
-    if report.total_flops:
-        t.append(f", {fmt.percent(report.attributed_flops / report.total_flops)} of FLOPs "
-                 "have a line")
+    if report.attributed_share is not None:
+        t.append(f", {fmt.percent(report.attributed_share)} of FLOPs have a line")
     if report.hardware:
         t.append(f"   estimates on {report.hardware}", style="dim")
     elif not roof.ready:

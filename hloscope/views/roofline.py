@@ -64,9 +64,10 @@ def render(analysis: Analysis, console: Console, opts: ViewOptions) -> None:
     for name in roof.top_kernels[: opts.top]:
         est = roof.by_kernel[name]
         k = kernels[name]
+        share = roof.kernel_share(name)
         table.add_row(
             name, est.category, str(est.count), seconds(est.total_s),
-            f"{est.total_s / roof.step_s:.1%}" if roof.step_s else "—", est.bound,
+            f"{share:.1%}" if share is not None else "—", est.bound,
             f"{est.intensity:.3g}", f"{est.ridge_fraction:.0%} of {est.peak}",
             short(k.primary_source),
         )

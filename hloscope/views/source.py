@@ -43,7 +43,9 @@ def render(analysis: Analysis, console: Console, opts: ViewOptions) -> None:
     from rich.text import Text
 
     rep = report(analysis, opts)
-    share = rep.attributed_flops / rep.total_flops if rep.total_flops else 1.0
+    share = rep.attributed_share
+    if share is None:
+        share = 1.0
     console.print(Text(f"{analysis.capture.name}: cost by Python line, per step "
                        f"({share:.0%} of FLOPs have a source line)", style="bold cyan"))
     timed = rep.hardware is not None

@@ -9,7 +9,7 @@ import pytest
 
 from hloscope.hardware import Hardware, Link
 from hloscope.hlo import parse
-from hloscope.passes import cost, fusion, roofline
+from hloscope.passes import cost, fusion, roofline, source
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "cost"
 
@@ -50,6 +50,35 @@ def test_step_is_the_sum_over_kernels_times_counts(parts) -> None:  # type: igno
     assert rep.top_kernels[0] == max(rep.by_kernel, key=lambda n: rep.by_kernel[n].total_s)
     assert "toy" in rep.label
     assert rep.to_json()["provenance"] == "estimate"
+
+
+def test_shares_of_the_step(parts) -> None:  # type: ignore[no-untyped-def]
+    module, c, f = parts
+    rep = roofline.run(module, cost=c, fusion=f, hardware=TOY, collectives={"ars": 1e-3})
+    compute, memory, collective = rep.bound_shares()
+    assert compute == pytest.approx(rep.compute_s / rep.step_s)
+    assert memory == pytest.approx(rep.memory_s / rep.step_s)
+    assert collective == pytest.approx(1e-3 / rep.step_s)
+    assert compute + memory + collective == pytest.approx(1.0)
+    assert rep.kernel_share("ars") == pytest.approx(1e-3 / rep.step_s)
+    assert sum(rep.kernel_share(n) or 0.0 for n in rep.by_kernel) == pytest.approx(1.0)
+    empty = roofline.RooflineReport(
+        hardware=TOY, step_s=0.0, compute_s=0.0, memory_s=0.0, collective_s=0.0,
+        by_kernel=rep.by_kernel, by_category={}, top_kernels=())
+    assert empty.bound_shares() == (0.0, 0.0, 0.0)
+    assert empty.kernel_share("ars") is None
+
+
+def test_source_lines_share_the_step(parts) -> None:  # type: ignore[no-untyped-def]
+    module, c, f = parts
+    roof = roofline.run(module, cost=c, fusion=f, hardware=TOY)
+    rep = source.run(module, cost=c, fusion=f, roofline=roof)
+    assert rep.step_s == roof.step_s
+    assert sum(rep.share(ln) or 0.0 for ln in rep.lines) == pytest.approx(1.0)
+    assert rep.attributed_share == pytest.approx(rep.attributed_flops / rep.total_flops)
+    plain = source.run(module, cost=c, fusion=f)
+    assert plain.step_s is None
+    assert all(plain.share(ln) is None for ln in plain.lines)
 
 
 def test_collectives_take_the_sharding_estimate(parts) -> None:  # type: ignore[no-untyped-def]

@@ -82,7 +82,7 @@ class OverviewScreen(HloscopeScreen):
             ("memory", r.memory_s, theme.MEMORY, theme.MEMORY_CHAR),
             ("collect.", r.collective_s, theme.COMMS, theme.COMMS_CHAR),
         ]
-        shares = rows.step_shares(r)
+        shares = r.bound_shares()
         table = Table.grid(padding=(0, 1), expand=True)
         table.add_column(no_wrap=True)
         table.add_column(ratio=1, no_wrap=True)
@@ -169,7 +169,7 @@ class OverviewScreen(HloscopeScreen):
         st = self.query_one("#ov-sources", VirtualTable)
         source = self.value("source")
         if source is not None and fusion is not None:
-            st.set_rows(rows.source_rows(source, fusion, roof, limit=50))
+            st.set_rows(rows.source_rows(source, fusion, limit=50))
             st.empty_text = "no source lines in this program's metadata"
         else:
             st.set_rows([])
