@@ -275,6 +275,15 @@ def find_collectives(module: Module) -> list[_Found]:
     return found
 
 
+def count_by_kind(module: Module) -> dict[str, int]:
+    """Collectives by kind as `run` counts them (`ShardingReport.by_kind`), in `KINDS` order,
+    from the finding step alone: milliseconds, no hardware (the `dump` summary's figure)."""
+    counts: dict[str, int] = {}
+    for f in find_collectives(module):
+        counts[f.kind] = counts.get(f.kind, 0) + 1
+    return {kind: counts[kind] for kind in KINDS if kind in counts}
+
+
 def _classify(
     module: Module,
     comp: Computation,

@@ -24,21 +24,15 @@ if TYPE_CHECKING:
 SCHEMA = "hloscope.dump/1"
 
 
-def collective_counts(module: Module) -> dict[str, int]:
-    """Collectives by kind, counted as the collectives inventory (`Analysis.sharding`,
-    `by_kind`) counts them: an async pair, TPU's start / continuation / done fusions of one
-    transfer, and a send with the recv of its channel are one collective each. Only the
-    finding step of the sharding pass runs (milliseconds), not its analysis."""
-    from hloscope.passes.sharding import KINDS, find_collectives
-
-    counts = Counter(f.kind for f in find_collectives(module))
-    return {kind: counts[kind] for kind in KINDS if counts[kind]}
-
-
 def module_facts(module: Module) -> dict[str, Any]:
-    """Sizes of the optimized module from the IR."""
+    """Sizes of the optimized module from the IR. Collectives are counted as the collectives
+    inventory (`Analysis.sharding`, `by_kind`) counts them: an async pair, TPU's start /
+    continuation / done fusions of one transfer, and a send with the recv of its channel are
+    one collective each."""
+    from hloscope.passes.sharding import count_by_kind
+
     opcodes: Counter[str] = Counter(i.opcode for _, i in module.instructions())
-    collectives = collective_counts(module)
+    collectives = count_by_kind(module)
     return {
         "name": module.name,
         "num_partitions": module.num_partitions,
