@@ -344,6 +344,14 @@ class Matching:
         return not (self.unmatched_a or self.unmatched_b or self.changed
                     or self.schedule_changed or self.module_changes)
 
+    def changes_by_what(self) -> dict[str, int]:
+        """Changed pairs counted by what differs (a pair counts once for each field)."""
+        out: dict[str, int] = {}
+        for c in self.changed:
+            for w in c.what:
+                out[w] = out.get(w, 0) + 1
+        return out
+
     def to_json(self) -> dict[str, Any]:
         return {
             "instructions": {"a": self.instructions_a, "b": self.instructions_b},

@@ -139,6 +139,14 @@ class CollectiveChange:
     def total_delta(self) -> float:
         return (self.total_bytes_b or 0.0) - (self.total_bytes_a or 0.0)
 
+    @property
+    def time_delta(self) -> float | None:
+        """Δ estimated seconds per step; a side without the collective counts 0 (None when
+        neither side has an estimate)."""
+        if self.time_a is None and self.time_b is None:
+            return None
+        return (self.time_b or 0.0) - (self.time_a or 0.0)
+
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "kind": self.kind, "axes_a": self.axes_a,
                 "axes_b": self.axes_b, "name_a": self.name_a, "name_b": self.name_b,
@@ -175,6 +183,10 @@ class KernelChange:
     def time_delta(self) -> float | None:
         return delta_of(self.time_a, self.time_b)
 
+    @property
+    def flops_delta(self) -> float:
+        return self.flops_b - self.flops_a
+
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "a": list(self.a), "b": list(self.b),
                 "changes": list(self.changes),
@@ -198,6 +210,14 @@ class LineDelta:
     @property
     def time_delta(self) -> float | None:
         return delta_of(self.time_a, self.time_b)
+
+    @property
+    def flops_delta(self) -> float:
+        return self.flops_b - self.flops_a
+
+    @property
+    def bytes_delta(self) -> float:
+        return self.bytes_b - self.bytes_a
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "function": self.function, "flops_a": self.flops_a,
@@ -224,6 +244,11 @@ class ParameterChange:
     global_b: str | None = None
     bytes_a: int | None = None
     bytes_b: int | None = None
+
+    @property
+    def bytes_delta(self) -> int | None:
+        """None unless both sides have the parameter."""
+        return None if self.bytes_a is None or self.bytes_b is None else self.bytes_b - self.bytes_a
 
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "label": self.label, "shape_a": self.shape_a,
@@ -272,6 +297,12 @@ class MemoryDelta:
     def delta(self) -> int:
         return self.peak_b - self.peak_a
 
+    def split_delta(self) -> dict[str, int]:
+        """Δ bytes at the peak of each kind that changed (A's kinds first, then B's)."""
+        kinds = dict.fromkeys((*self.split_a, *self.split_b))
+        return {k: self.split_b.get(k, 0) - self.split_a.get(k, 0) for k in kinds
+                if self.split_b.get(k, 0) != self.split_a.get(k, 0)}
+
     def to_json(self, *, top: int = 20) -> dict[str, Any]:
         return {"peak_a": self.peak_a, "peak_b": self.peak_b, "delta": self.delta,
                 "by_kind_a": dict(self.split_a), "by_kind_b": dict(self.split_b),
@@ -314,6 +345,30 @@ class DiffReport:
 
     def kernels_with(self, status: str) -> tuple[KernelChange, ...]:
         return tuple(k for k in self.kernels if k.status == status)
+
+    def status_counts(self, section: str) -> dict[str, int]:
+        """Changes of each status in `collectives`, `kernels` or `parameters`, in the order
+        the section first lists them."""
+        sections: dict[str, tuple[CollectiveChange | KernelChange | ParameterChange, ...]] = {
+            "collectives": self.collectives, "kernels": self.kernels,
+            "parameters": self.parameters,
+        }
+        out: dict[str, int] = {}
+        for r in sections[section]:
+            out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+    def unmatched_opcodes(self, side: str) -> dict[str, int] | None:
+        """Instructions only on side `a` or `b`, counted by opcode (first seen first); None
+        without a matching or that side's module."""
+        s, m = (self.a if side == "a" else self.b), self.matching
+        if m is None or s.module is None:
+            return None
+        out: dict[str, int] = {}
+        for comp, name in m.unmatched_a if side == "a" else m.unmatched_b:
+            op = s.module.by_name[comp].by_name[name].opcode
+            out[op] = out.get(op, 0) + 1
+        return out
 
     def total(self, key: str) -> TotalRow:
         for row in self.totals:

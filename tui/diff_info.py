@@ -111,15 +111,8 @@ def totals(report: Any, labels: Sequence[str]) -> RenderableType:
 
 
 def section_counts(report: Any) -> str:
-    parts = []
-    coll: dict[str, int] = {}
-    for c in report.collectives:
-        coll[c.status] = coll.get(c.status, 0) + 1
-    parts += [f"collectives {s} {n}" for s, n in coll.items()]
-    kern: dict[str, int] = {}
-    for k in report.kernels:
-        kern[k.status] = kern.get(k.status, 0) + 1
-    parts += [f"kernels {s} {n}" for s, n in kern.items()]
+    parts = [f"collectives {s} {n}" for s, n in report.status_counts("collectives").items()]
+    parts += [f"kernels {s} {n}" for s, n in report.status_counts("kernels").items()]
     if report.lines:
         parts.append(f"{len(report.lines)} lines changed cost")
     return ", ".join(parts) or "Only totals differ."
@@ -143,7 +136,6 @@ def collective_rows(report: Any) -> list[Row]:
     out = []
     # The report's order: largest change first, ties broken the same way on every run.
     for c in report.collectives:
-        dt = None if (c.time_a is None and c.time_b is None) else (c.time_b or 0) - (c.time_a or 0)
         side, name = (1, c.name_b) if c.name_b else (0, c.name_a)
         out.append(Row(
             (
@@ -152,7 +144,7 @@ def collective_rows(report: Any) -> list[Row]:
                 _arrow(c.axes_a, c.axes_b),
                 _arrow(_nb(c.bytes_a), _nb(c.bytes_b)),
                 _signed(fmt.nbytes, c.total_delta),
-                _signed(fmt.seconds, dt),
+                _signed(fmt.seconds, c.time_delta),
                 rows.short_source(c.source),
             ),
             key=("collective", side, name),
@@ -177,7 +169,7 @@ def kernel_rows(report: Any) -> list[Row]:
                 _status(k.status),
                 names,
                 _signed(fmt.seconds, k.time_delta),
-                _signed(fmt.count, k.flops_b - k.flops_a),
+                _signed(fmt.count, k.flops_delta),
                 what,
                 rows.short_source(k.source),
             ),
@@ -196,8 +188,8 @@ def line_rows(report: Any) -> list[Row]:
                 fmt.seconds(ln.time_a),
                 fmt.seconds(ln.time_b),
                 _signed(fmt.seconds, ln.time_delta),
-                _signed(fmt.count, ln.flops_b - ln.flops_a),
-                _signed(fmt.nbytes, ln.bytes_b - ln.bytes_a),
+                _signed(fmt.count, ln.flops_delta),
+                _signed(fmt.nbytes, ln.bytes_delta),
             ),
             key=("source", 0, ln.source),
             search=f"{ln.source} {ln.function}".lower(),
@@ -208,14 +200,13 @@ def line_rows(report: Any) -> list[Row]:
 def parameter_rows(report: Any) -> list[Row]:
     out = []
     for p in report.parameters:
-        delta = None if p.bytes_a is None or p.bytes_b is None else p.bytes_b - p.bytes_a
         out.append(Row(
             (
                 _status(p.status),
                 p.label,
                 _arrow(p.shape_a, p.shape_b),
                 _arrow(p.layout_a or p.sharding_a, p.layout_b or p.sharding_b),
-                _signed(fmt.nbytes, delta),
+                _signed(fmt.nbytes, p.bytes_delta),
             ),
             key=("parameter", 0, p.label),
             search=f"{p.status} {p.label} {p.shape_a} {p.shape_b}".lower(),

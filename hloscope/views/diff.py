@@ -170,16 +170,17 @@ def _unavailable(console: Console, report: DiffReport, key: str) -> bool:
     return False
 
 
-def _counts(items: Counter[str]) -> str:
-    return ", ".join(f"{n} {status}" for status, n in items.most_common())
+def _counts(items: Mapping[str, int]) -> str:
+    """`3 added, 1 removed`: the most frequent first."""
+    return ", ".join(f"{n} {status}" for status, n in Counter(items).most_common())
 
 
 def _collectives(console: Console, report: DiffReport, top: int) -> None:
     cs = report.collectives
     if not cs and "collectives" not in report.unavailable:
         return
-    _heading(console, "collectives" + (f": {_counts(Counter(c.status for c in cs))}" if cs
-                                       else ""))
+    _heading(console, "collectives" + (f": {_counts(report.status_counts('collectives'))}"
+                                       if cs else ""))
     if _unavailable(console, report, "collectives"):
         return
     for status, kind, axes, n, d in report.collective_groups():
@@ -209,7 +210,8 @@ def _kernels(console: Console, report: DiffReport, top: int) -> None:
     ks = report.kernels
     if not ks and "kernels" not in report.unavailable:
         return
-    _heading(console, "kernels" + (f": {_counts(Counter(k.status for k in ks))}" if ks else ""))
+    _heading(console, "kernels" + (f": {_counts(report.status_counts('kernels'))}" if ks
+                                   else ""))
     if _unavailable(console, report, "kernels"):
         return
     rows: list[tuple[str | Text, ...]] = [
@@ -257,7 +259,7 @@ def _parameters(console: Console, report: DiffReport, top: int) -> None:
     ps = report.parameters
     if not ps:
         return
-    _heading(console, f"parameters: {_counts(Counter(p.status for p in ps))}")
+    _heading(console, f"parameters: {_counts(report.status_counts('parameters'))}")
     rows: list[tuple[str | Text, ...]] = [
         (p.status, p.label, _param_side(p.shape_a, p.layout_a, p.sharding_a),
          _param_side(p.shape_b, p.layout_b, p.sharding_b))
@@ -287,9 +289,7 @@ def _memory(console: Console, report: DiffReport, top: int) -> None:
         return
     _heading(console, f"memory peak: {bytes_text(m.peak_a)} → {bytes_text(m.peak_b)} "
                       f"({delta_text(m.delta, 'B')})")
-    kinds = dict.fromkeys((*m.split_a, *m.split_b))
-    parts = [f"{k} {delta_text(m.split_b.get(k, 0) - m.split_a.get(k, 0), 'B')}"
-             for k in kinds if m.split_b.get(k, 0) != m.split_a.get(k, 0)]
+    parts = [f"{k} {delta_text(d, 'B')}" for k, d in m.split_delta().items()]
     if parts:
         console.print("at the peak, by kind: " + ", ".join(parts), highlight=False)
     if not m.buffers:
@@ -316,16 +316,15 @@ def _instructions(console: Console, report: DiffReport) -> None:
     _heading(console, "instructions")
     console.print(f"{len(m.a_to_b):,} matched ({_stages(m.by_stage)}), "
                   f"{len(m.changed):,} of them changed", highlight=False)
-    for tag, refs, side in (("A only", m.unmatched_a, report.a), ("B only", m.unmatched_b,
-                                                                   report.b)):
-        if refs and side.module is not None:
-            ops: Counter[str] = Counter(
-                side.module.by_name[c].by_name[n].opcode for c, n in refs)
+    for tag, refs, side in (("A only", m.unmatched_a, "a"), ("B only", m.unmatched_b, "b")):
+        by_opcode = report.unmatched_opcodes(side)
+        if refs and by_opcode is not None:
+            ops = Counter(by_opcode)
             shown = ", ".join(f"{op} {n}" for op, n in ops.most_common(6))
             console.print(f"{tag}: {len(refs):,} ({shown}{', …' if len(ops) > 6 else ''})",
                           highlight=False)
     if m.changed:
-        what: Counter[str] = Counter(w for c in m.changed for w in c.what)
+        what = Counter(m.changes_by_what())
         console.print("changed: " + ", ".join(f"{w} {n}" for w, n in what.most_common()),
                       highlight=False)
     if m.schedule_changed:

@@ -163,6 +163,10 @@ def test_an_added_instruction_is_unmatched_and_its_kernel_added() -> None:
     assert added.b == ("neg",)
     assert added.source == "/m.py:9"
     assert r.total("flops").delta == 8 * 32  # one negate per element (XLA counts it a flop)
+    assert added.flops_delta == 8 * 32
+    assert r.status_counts("kernels") == {"added": 1, "changed": 1}  # the fusion reads neg
+    assert r.unmatched_opcodes("b") == {"negate": 1}
+    assert r.unmatched_opcodes("a") == {}
     assert "negate" in rendered(r)
 
 
@@ -180,6 +184,9 @@ def test_a_collective_appears_with_its_axis() -> None:
     assert r.total("collectives").delta == 1
     assert r.total("collective_bytes[model]").b == added.total_bytes_b
     assert r.collective_groups() == (("added", "all-reduce", "model", 1, added.total_bytes_b),)
+    assert r.status_counts("collectives") == {"added": 1}
+    assert added.time_b is not None
+    assert added.time_delta == added.time_b  # nothing on A: all of B's time is new
     assert "added 1 all-reduce over model: +" in rendered(r)
     doc = r.to_json()
     assert [c["axes_b"] for c in doc["collectives"]["added"]] == ["model"]
@@ -196,6 +203,8 @@ def test_a_dtype_change_halves_parameter_bytes() -> None:
         assert p.bytes_a is not None
         assert p.bytes_b is not None
         assert p.bytes_b * 2 == p.bytes_a
+        assert p.bytes_delta == -p.bytes_b
+    assert r.status_counts("parameters") == {"changed": 3}
     assert r.total("bytes_accessed").b * 2 == r.total("bytes_accessed").a  # type: ignore[operator]
 
 
