@@ -204,6 +204,14 @@ class MemoryReport:
     """Flattened steps (entry plus nested computations)."""
     buffer_count: int = 0
 
+    def peak_share(self, hardware: str) -> float | None:
+        """The peak as a share of the named device's capacity; None when it is not in `fits`
+        (or lists no capacity)."""
+        fit = self.fits.get(hardware)
+        if fit is None or not fit.capacity_bytes:
+            return None
+        return self.peak_bytes / fit.capacity_bytes
+
     def to_json(self) -> dict[str, Any]:
         return {
             "peak_bytes": self.peak_bytes, "peak_step": self.peak_step,

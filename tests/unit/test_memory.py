@@ -266,6 +266,8 @@ def test_fit_uses_the_model_without_xla_figures_and_xla_with_them() -> None:
     fit = r.fits["tiny"]
     assert (fit.basis, fit.required_bytes, fit.fits) == ("model", r.reserved_bytes, True)
     assert fit.margin_bytes == 3 * KB4 - r.reserved_bytes
+    assert r.peak_share("tiny") == r.peak_bytes / (3 * KB4)
+    assert r.peak_share("h100-sxm") is None  # not among the devices it was fitted on
     xla = XlaMemory(argument_bytes=KB4, output_bytes=KB4, alias_bytes=0, temp_bytes=2 * KB4)
     fit = run(CHAIN, hardware=[hw], xla_memory=xla).fits["tiny"]
     assert (fit.basis, fit.required_bytes, fit.fits, fit.margin_bytes) == (

@@ -111,18 +111,19 @@ class OverviewScreen(HloscopeScreen):
                 ))
             return Group(*lines)
         m = st.value
-        fit = rows.fit_of(m, self.session.hardware_name)
+        hw = self.session.hardware_name
+        fit = rows.fit_of(m, hw)
+        share = m.peak_share(hw) if hw else None
         head = Text()
         head.append(f"peak {fmt.nbytes(m.peak_bytes)}", style=f"bold {theme.MEMORY}")
-        if fit is not None and fit.capacity_bytes:
-            head.append(f" of {fmt.nbytes(fit.capacity_bytes)} "
-                        f"({fmt.percent(m.peak_bytes / fit.capacity_bytes, 1)})")
+        if fit is not None and share is not None:
+            head.append(f" of {fmt.nbytes(fit.capacity_bytes)} ({fmt.percent(share, 1)})")
         split = Text(f"args {fmt.nbytes(m.argument_bytes)}  temp {fmt.nbytes(m.temp_bytes)}")
         if m.xla_peak_bytes:
             split.append(f"  XLA peak {fmt.nbytes(m.xla_peak_bytes)}", style="dim")
         spark = Text(sparkline(m.timeline, 24), style=theme.MEMORY)
         spark.append(" timeline →", style="dim")
-        fit_line = rows.fit_text(m, self.session.hardware_name, short=True)
+        fit_line = rows.fit_text(m, hw, short=True)
         return Group(head, split, spark, fit_line)
 
     def _totals_panel(self) -> RenderableType:
