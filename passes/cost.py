@@ -64,6 +64,25 @@ ZERO = OpCost()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class InstructionCost:
+    """One instruction's standalone cost with how often it runs (`CostReport.top_instructions`)."""
+
+    name: str
+    computation: str
+    opcode: str
+    count: int
+    """Runs per step (the computation's execution count)."""
+    cost: OpCost
+    """One run."""
+    source: str
+    """`file:line` (full path); "" without a location."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "computation": self.computation, "opcode": self.opcode,
+                "count": self.count, **self.cost.to_json(), "source": self.source}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CostReport:
     """Costs of one module. Provenance: `derived` (computed from the IR with XLA's rules);
     `total` is checked in tests to equal XLA's own `cost_analysis()`."""
@@ -113,6 +132,29 @@ class CostReport:
         if key not in self.locations:
             raise KeyError(key)
         return key
+
+    def top_instructions(self, module: Module, n: int) -> tuple[InstructionCost, ...]:
+        """The `n` non-zero instructions of program-step computations (not fusion bodies) with
+        the most executed bytes + flops (`module`: the module this report costs)."""
+        from hloscope.hlo.source import source_of
+        from hloscope.passes.fusion import kernel_computations
+
+        rows = []
+        for cname in kernel_computations(module):
+            comp = module.by_name[cname]
+            count = self.counts.get(cname, 1)
+            for ins in comp.instructions:
+                c = self.cost_of(ins.name, cname)
+                if not c.is_zero:
+                    rows.append((c, count, comp, ins))
+        rows.sort(key=lambda r: -(abs(r[0].bytes_accessed) + abs(r[0].flops)) * r[1])
+        out = []
+        for c, count, comp, ins in rows[:n]:
+            src = source_of(module, ins)
+            out.append(InstructionCost(
+                name=ins.name, computation=comp.name, opcode=ins.opcode, count=count, cost=c,
+                source=f"{src.file}:{src.line}" if src is not None else ""))
+        return tuple(out)
 
     @property
     def all_devices(self) -> OpCost:

@@ -115,38 +115,12 @@ def estimate_label(roof: RooflineReport) -> str:
 # -- the view --------------------------------------------------------------------------------
 
 
-def _top_instructions(analysis: Analysis, n: int) -> list[dict[str, Any]]:
-    """Non-zero instructions of program-step computations, by executed bytes."""
-    from hloscope.hlo.source import source_of
-    from hloscope.passes.fusion import kernel_computations
-
-    module = analysis.module
-    cost = analysis.cost
-    rows = []
-    for cname in kernel_computations(module):
-        comp = module.by_name[cname]
-        count = cost.counts.get(cname, 1)
-        for ins in comp.instructions:
-            c = cost.cost_of(ins.name, cname)
-            if c.is_zero:
-                continue
-            rows.append((c, count, comp, ins))
-    rows.sort(key=lambda r: -(abs(r[0].bytes_accessed) + abs(r[0].flops)) * r[1])
-    out = []
-    for c, count, comp, ins in rows[:n]:
-        src = source_of(module, ins)
-        out.append({
-            "name": ins.name, "computation": comp.name, "opcode": ins.opcode,
-            "count": count, **c.to_json(),
-            "source": f"{src.file}:{src.line}" if src is not None else "",
-        })
-    return out
-
-
 def to_json(analysis: Analysis, opts: ViewOptions) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "cost": cost_json(analysis.cost),
-        "instructions": _top_instructions(analysis, opts.top),
+        "instructions": [
+            r.to_json() for r in analysis.cost.top_instructions(analysis.module, opts.top)
+        ],
         "kernels": kernels_json(analysis, opts, with_estimates=wants_estimates(opts)),
     }
     if wants_estimates(opts):
@@ -191,10 +165,10 @@ def render(analysis: Analysis, console: Console, opts: ViewOptions) -> None:
     table = make_table(f"top {opts.top} instructions by bytes + flops per step", [
         ("instruction", "name"), ("opcode", "text"), ("×", "num"), ("FLOPs", "num"),
         ("transc.", "num"), ("bytes", "num"), ("source", "text")])
-    for row in _top_instructions(analysis, opts.top):
-        table.add_row(row["name"], row["opcode"], str(row["count"]), si(row["flops"]),
-                      si(row["transcendentals"]), nbytes(row["bytes_accessed"]),
-                      short(row["source"]))
+    for row in cost.top_instructions(analysis.module, opts.top):
+        table.add_row(row.name, row.opcode, str(row.count), si(row.cost.flops),
+                      si(row.cost.transcendentals), nbytes(row.cost.bytes_accessed),
+                      short(row.source))
     console.print(table)
 
 

@@ -191,3 +191,18 @@ def test_transpose_is_bitcast(src: tuple[int, ...], dst: tuple[int, ...],
     a = Shape("f32", tuple(range(2, 2 + n)), layout=Layout(src))
     b = Shape("f32", tuple(a.dims[p] for p in perm), layout=Layout(dst))
     assert transpose_is_bitcast(a, b, perm) is bitcast
+
+
+def test_top_instructions_rank_by_executed_bytes_and_flops(control: cost.CostReport) -> None:
+    module = parse((DATA / "control.hlo").read_text())
+    top = control.top_instructions(module, 100)
+    assert top[0].name == "conv"  # by far the largest, in the entry
+    weights = [(abs(r.cost.bytes_accessed) + abs(r.cost.flops)) * r.count for r in top]
+    assert weights == sorted(weights, reverse=True)
+    body = {r.name: r for r in top if r.computation == "body"}
+    assert body["y"].count == 6  # the loop body runs its trip count
+    assert body["y"].cost == control.cost_of("y", "body")
+    assert all(r.computation != "wrapped" for r in top)  # an async body is not a program step
+    assert all(not r.cost.is_zero for r in top)
+    assert [r.name for r in control.top_instructions(module, 2)] == [r.name for r in top[:2]]
+    assert top[0].to_json()["flops"] == top[0].cost.flops
