@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hloscope.hlo.model import Computation, Instruction, Module, Role, Shape
+from hloscope.hlo.shapes import format_shape
 
 STAGES = ("structure", "key", "neighbourhood", "renamed shape", "fusion body", "order", "line",
           "calls")
@@ -51,24 +52,9 @@ Ref = tuple[str, str]
 """(computation, instruction name)."""
 
 
-def shape_text(shape: Shape, *, layout: bool = False) -> str:
-    """`f32[8,128]` (and `{1,0}` with layout); tuples as `(f32[8], s32[])`."""
-    if shape.is_tuple:
-        return "(" + ", ".join(shape_text(s, layout=layout) for s in shape.tuple_shapes) + ")"
-    dims = ",".join(
-        f"<={d}" if dyn else str(d)
-        for d, dyn in zip(shape.dims, shape.dynamic or (False,) * len(shape.dims), strict=False)
-    )
-    text = f"{shape.element_type}[{dims}]"
-    if layout and shape.layout is not None:
-        lay = shape.layout
-        inner = ",".join(map(str, lay.minor_to_major))
-        if lay.tiles:
-            inner += ":" + "".join("T(" + ",".join(map(str, t)) + ")" for t in lay.tiles)
-        if lay.memory_space:
-            inner += f"S({lay.memory_space})"
-        text += "{" + inner + "}"
-    return text
+def shape_text(shape: Shape) -> str:
+    """`f32[8,128]`, tuples as `(f32[8], s32[])`: the HLO spelling without layouts."""
+    return format_shape(shape, layout=False)
 
 
 class Graph:

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from hloscope.hlo.model import Computation, Instruction, Module, Shape
+from hloscope.hlo.shapes import format_shape as hlo_format_shape
 from hloscope.hlo.source import SourceLoc, scope_parts, source_of
 from hloscope.passes.cost_rules import (
     ELEMENTWISE_FLOPS,
@@ -235,22 +236,11 @@ def format_shape(shape: Shape) -> str:
     hit = _FORMATTED.get(id(shape))
     if hit is not None and hit[0] is shape:
         return hit[1]
-    text = _format_shape(shape)
+    text = hlo_format_shape(shape, layout=False)
     if len(_FORMATTED) > 1 << 17:
         _FORMATTED.clear()
     _FORMATTED[id(shape)] = (shape, text)
     return text
-
-
-def _format_shape(shape: Shape) -> str:
-    if shape.is_tuple:
-        return "(" + ", ".join(format_shape(s) for s in shape.tuple_shapes) + ")"
-    if not shape.dims and shape.element_type in ("token", "opaque"):
-        return f"{shape.element_type}[]"
-    dims = ",".join(("?" if d < 0 else f"<={d}") if dyn else str(d)
-                    for d, dyn in zip(shape.dims, shape.dynamic or (False,) * len(shape.dims),
-                                      strict=False))
-    return f"{shape.element_type}[{dims}]"
 
 
 def value_bytes(shape: Shape) -> int:

@@ -23,7 +23,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hloscope.hlo.model import Shape
 from hloscope.hlo.shapes import format_shape
 from hloscope.hlo.sharding import format_sharding
 from hloscope.hlo.source import source_of
@@ -399,7 +398,7 @@ def _live_buffer(live: Liveness, b: Buffer, t: int,
         alloc = hit[0] if hit else None
     return LiveBuffer(
         name=value.label, held_as=holder.label if holder is not value else "",
-        bytes=b.size, shape=_shape_text(value),
+        bytes=b.size, shape=format_shape(value.shape),
         defined_by=value.instruction.name, computation=value.computation,
         kind="donated" if b.donated else b.kind.value,
         op_name=value.instruction.op_name, source=_source(live.module, value),
@@ -407,10 +406,6 @@ def _live_buffer(live: Liveness, b: Buffer, t: int,
         live_to=live.entry_step_at[min(b.end, last)],
         shares_with=others[:SHARES_SHOWN], xla_allocation=alloc,
     )
-
-
-def _shape_text(value: Value) -> str:
-    return format_shape(value.shape)
 
 
 def _source(module: Module, value: Value) -> str | None:
@@ -441,7 +436,7 @@ def _parameters(live: Liveness) -> tuple[ParameterInfo, ...]:
                                               strict=False)):
         instr = entry.by_name[name]
         out.append(ParameterInfo(
-            number=number, name=name, shape=_fmt(instr.shape),
+            number=number, name=name, shape=format_shape(instr.shape),
             bytes=sum(live.values[v].size for v in tree_values(tree)),
             donated_to=tuple(donated.get(number, ())), op_name=instr.op_name,
             sharding=format_sharding(instr.sharding) if instr.sharding else None,
@@ -456,14 +451,10 @@ def _outputs(live: Liveness) -> tuple[OutputInfo, ...]:
     out = []
     for index, v in tree_leaves(live.output_tree):
         value = live.values[v]
-        out.append(OutputInfo(index=index, shape=_fmt(value.shape), bytes=value.size,
+        out.append(OutputInfo(index=index, shape=format_shape(value.shape), bytes=value.size,
                               defined_by=value.instruction.name,
                               aliases_parameter=aliased.get(index)))
     return tuple(out)
-
-
-def _fmt(shape: Shape) -> str:
-    return format_shape(shape)
 
 
 # -- XLA's side ------------------------------------------------------------------------------------

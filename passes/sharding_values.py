@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hloscope.hlo.model import Instruction, Module, Shape, Sharding, ShardingKind
+from hloscope.hlo.shapes import format_shape
 
 if TYPE_CHECKING:
     from hloscope.passes.sharding_mesh import MeshView
@@ -152,7 +153,7 @@ def _value(
         index=index,
         name=name,
         label=label,
-        local_shape=_shape_text(shape),
+        local_shape=format_shape(shape, layout=False),
         sharding=format_sharding(sharding),
         dims=dims,
         global_shape=info.shape if info is not None else None,
@@ -192,8 +193,3 @@ def _dims_of(text: str) -> tuple[int, ...] | None:
     except ValueError:
         return None
 
-
-def _shape_text(shape: Shape) -> str:
-    if shape.is_tuple:
-        return "(" + ", ".join(_shape_text(s) for s in shape.tuple_shapes) + ")"
-    return f"{shape.element_type}[{','.join(map(str, shape.dims))}]"

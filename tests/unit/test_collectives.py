@@ -241,3 +241,21 @@ def test_mesh_form_with_device_ids() -> None:
     (c,) = sharding.run(module, mesh=MESH).collectives
     assert sorted(c.groups) == [(0, 1), (2, 3), (4, 5), (6, 7)]
     assert c.axes == ("model",)
+
+
+def test_entry_values_keep_their_hlo_shape_spelling() -> None:
+    """Per-device shapes of the entry's values as HLO spells them: bounded dynamic dims keep
+    their `<=`, layouts are left out."""
+    text = """HloModule m, num_partitions=2
+
+ENTRY %main (p: s32[<=8,4], q: f32[4,2]) -> (s32[<=8,4], f32[4,2]) {
+  %p = s32[<=8,4]{1,0} parameter(0), sharding={devices=[1,2]<=[2]}
+  %q = f32[4,2]{1,0} parameter(1), sharding={replicated}
+  ROOT %t = (s32[<=8,4]{1,0}, f32[4,2]{1,0}) tuple(%p, %q), sharding={SHARDINGS}
+}
+""".replace("SHARDINGS", "{devices=[1,2]<=[2]}, {replicated}")
+    values = sharding.run(parse(text)).values
+    assert [(v.role, v.local_shape) for v in values] == [
+        ("parameter", "s32[<=8,4]"), ("parameter", "f32[4,2]"),
+        ("output", "s32[<=8,4]"), ("output", "f32[4,2]"),
+    ]
