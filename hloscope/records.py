@@ -6,8 +6,9 @@ produced them, so nothing downstream depends on the shape of `cost_analysis()` o
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,15 @@ class XlaMemory:
     """`peak_memory_in_bytes`, when this jaxlib reports it."""
 
 
+def mesh_coords(position: int, axis_sizes: Sequence[int]) -> tuple[int, ...]:
+    """Coordinates of a position in a row-major mesh (the last axis varies fastest)."""
+    out = []
+    for s in reversed(axis_sizes):
+        out.append(position % s)
+        position //= s
+    return tuple(reversed(out))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MeshInfo:
     """A device mesh: axis names and sizes, and the global device id at each mesh position
@@ -60,19 +70,11 @@ class MeshInfo:
 
     @property
     def size(self) -> int:
-        n = 1
-        for s in self.axis_sizes:
-            n *= s
-        return n
+        return math.prod(self.axis_sizes)
 
     def coords(self, device_id: int) -> tuple[int, ...]:
         """Mesh coordinates of a global device id."""
-        pos = self.device_ids.index(device_id)
-        out = []
-        for s in reversed(self.axis_sizes):
-            out.append(pos % s)
-            pos //= s
-        return tuple(reversed(out))
+        return mesh_coords(self.device_ids.index(device_id), self.axis_sizes)
 
     def describe(self) -> str:
         return " × ".join(f"{n}={s}" for n, s in zip(self.axis_names, self.axis_sizes, strict=True))

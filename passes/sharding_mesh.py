@@ -18,11 +18,13 @@ as sub-axes.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hloscope.hlo.model import GroupsForm, Module, ReplicaGroups, Sharding, ShardingKind
+from hloscope.records import mesh_coords
 
 if TYPE_CHECKING:
     import numpy as np
@@ -50,10 +52,7 @@ class MeshView:
 
     @property
     def size(self) -> int:
-        n = 1
-        for s in self.axis_sizes:
-            n *= s
-        return n
+        return math.prod(self.axis_sizes)
 
     def strides(self) -> tuple[int, ...]:
         out = []
@@ -74,10 +73,7 @@ class MeshView:
         return out
 
     def coords(self, logical: int) -> tuple[int, ...]:
-        return tuple(
-            (logical // stride) % size
-            for size, stride in zip(self.axis_sizes, self.strides(), strict=True)
-        )
+        return mesh_coords(logical, self.axis_sizes)
 
     def global_id(self, logical: int) -> int:
         return self.device_ids[logical] if self.device_ids else logical

@@ -3,6 +3,7 @@ per device, one device's breakdown, and the communication matrix."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from hloscope.records import mesh_coords
 from hloscope.tui import fmt, theme
 from hloscope.tui.widgets.heatmap import Grid
 from hloscope.tui.widgets.vtable import Column, Row
@@ -52,22 +54,14 @@ def grid_of(report: Any) -> Grid:
         return Grid("", "device ", ("",), tuple(str(i) for i in ids), (ids,))
     rows_n = sizes[0]
     rest = sizes[1:]
-    cols_n = 1
-    for s in rest:
-        cols_n *= s
+    cols_n = math.prod(rest)
     cells = [[-1] * cols_n for _ in range(rows_n)]
     for d in devices:
         col = 0
         for c, s in zip(d.coords[1:], rest, strict=True):
             col = col * s + c
         cells[d.coords[0]][col] = d.id
-    col_labels = []
-    for col in range(cols_n):
-        coords, rem = [], col
-        for s in reversed(rest):
-            coords.append(rem % s)
-            rem //= s
-        col_labels.append(",".join(str(x) for x in reversed(coords)))
+    col_labels = [",".join(str(x) for x in mesh_coords(col, rest)) for col in range(cols_n)]
     return Grid(
         row_title=f"{names[0]}=",
         col_title=(",".join(names[1:]) + " →") if rest else "",

@@ -259,3 +259,17 @@ ENTRY %main (p: s32[<=8,4], q: f32[4,2]) -> (s32[<=8,4], f32[4,2]) {
         ("parameter", "s32[<=8,4]"), ("parameter", "f32[4,2]"),
         ("output", "s32[<=8,4]"), ("output", "f32[4,2]"),
     ]
+
+
+def test_mesh_coordinates_are_row_major_on_both_mesh_types() -> None:
+    from hloscope.passes.sharding_mesh import MeshView
+
+    info = MeshInfo(axis_names=("a", "b", "c"), axis_sizes=(2, 3, 2),
+                    device_ids=tuple(reversed(range(12))))
+    view = MeshView(axis_names=info.axis_names, axis_sizes=info.axis_sizes)
+    assert info.size == view.size == 12
+    assert view.coords(7) == (1, 0, 1)  # 7 = 1*6 + 0*2 + 1
+    assert info.coords(4) == view.coords(7)  # device 4 sits at position 7
+    assert [view.coords(p) for p in range(12)] == [
+        (a, b, c) for a in range(2) for b in range(3) for c in range(2)
+    ]
