@@ -32,7 +32,6 @@ from hloscope.passes.liveness import (
     Liveness,
     Value,
     build,
-    tree_at,
     tree_leaves,
     tree_values,
 )
@@ -656,13 +655,3 @@ def _temp_notes(temp_bytes: int, xla_temp: int) -> list[str]:
         "temporaries in other allocations (a donated parameter's storage before the output is "
         "written, a dead output buffer)"
     ]
-
-
-def output_value(live: Liveness, index: tuple[int, ...]) -> Value | None:
-    """The value at an output index (for views)."""
-    if live.output_tree is None:
-        return None
-    sub = tree_at(live.output_tree, index)
-    if sub is None:
-        return None
-    return live.values[sub if isinstance(sub, int) else sub[0]]

@@ -401,16 +401,7 @@ def _array_bytes(shape: Any) -> int:
     return sum(leaf.byte_size() for _, leaf in shape.leaves() if leaf.is_array)
 
 
-def _operand_bytes(comp: Computation, ins: Instruction) -> int:
-    total = 0
-    for op in ins.operands:
-        src = comp.by_name.get(op)
-        if src is not None:
-            total += _array_bytes(src.shape)
-    return total
-
-
-def _sizes(comp: Computation, ins: Instruction, kind: str, n: int) -> tuple[int, int]:
+def _sizes(comp: Computation, ins: Instruction, kind: str) -> tuple[int, int]:
     """(operand bytes, result bytes) on one device."""
     operands = [comp.by_name[o] for o in ins.operands if o in comp.by_name]
     if kind == "ragged-all-to-all":
@@ -529,7 +520,7 @@ def _collective(ctx: _Context, f: _Found) -> Collective:
         span = span_of_groups(mesh, arr)
         size, num = int(arr.shape[1]), int(arr.shape[0])
         crosses = _crosses(ctx, arr)
-    in_b, out_b = _sizes(f.inner_comp, ins, f.kind, size)
+    in_b, out_b = _sizes(f.inner_comp, ins, f.kind)
     t = sharding_cost.traffic(f.kind, size, in_b, out_b)
     if f.kind == "collective-permute" and pairs and all(s == d for s, d in pairs):
         t = sharding_cost.traffic("all-gather", 1, 0, 0)  # every pair is local: nothing moves
@@ -559,7 +550,7 @@ def _collective(ctx: _Context, f: _Found) -> Collective:
 
 def _host_transfer(ctx: _Context, f: _Found) -> Collective:
     """A send/recv to the host (`is_host_transfer=true`): no device link moves it."""
-    in_b, out_b = _sizes(f.inner_comp, f.inner, f.kind, 1)
+    in_b, out_b = _sizes(f.inner_comp, f.inner, f.kind)
     t = sharding_cost.Traffic(
         algorithm="host transfer",
         sent_bytes=float(in_b),

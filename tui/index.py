@@ -42,7 +42,7 @@ class TextIndex:
         return self.computations.get(name, -1)
 
 
-def build_index(module: Module, text: str = "") -> TextIndex:
+def build_index(module: Module) -> TextIndex:
     """Index a parsed module. Lines come from the parser's `Instruction.line` (1-based in the
     text the module was parsed from)."""
     instructions: dict[str, Place] = {}

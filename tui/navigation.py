@@ -23,7 +23,7 @@ class JumpTarget:
     """`operand`, `user`, `calls`, `caller`, `definition`."""
 
 
-def _instruction_at(module: Module, index: TextIndex, line: int) -> tuple[str, str] | None:
+def _instruction_at(index: TextIndex, line: int) -> tuple[str, str] | None:
     name = index.at_line.get(line)
     if name is None:
         return None
@@ -41,7 +41,7 @@ def describe_line(module: Module, index: TextIndex, line: int) -> Text:
         t = Text(f" computation {comp_name}", style="bold")
         t.append(f": called by {len(callers)}" if callers else ": not called (entry)")
         return t
-    found = _instruction_at(module, index, line)
+    found = _instruction_at(index, line)
     if found is None:
         return Text("")
     comp_name, name = found
@@ -73,7 +73,7 @@ def jump_targets(module: Module, index: TextIndex, line: int) -> list[JumpTarget
         if comp is not None:
             out.append(JumpTarget(f"→ root {comp.root}", index.line_of(comp.root), "definition"))
         return [t for t in out if t.line >= 0]
-    found = _instruction_at(module, index, line)
+    found = _instruction_at(index, line)
     if found is None:
         return []
     comp_name, name = found

@@ -56,7 +56,7 @@ def _attr(name: str) -> Callable[[Analysis], Any]:
 def _index(a: Analysis) -> Any:
     from hloscope.tui.index import build_index
 
-    return build_index(a.module, a.capture.hlo or "")
+    return build_index(a.module)
 
 
 def _stablehlo_index(a: Analysis) -> Any:

@@ -6,15 +6,12 @@ shown comes from a report.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 
 from hloscope.tui import fmt, theme
 from hloscope.tui.widgets.vtable import Bar, Column, Row, render_bar
-
-if TYPE_CHECKING:
-    from hloscope.analysis import Analysis
 
 
 def bar_text(bar: Bar, width: int) -> Text:
@@ -248,7 +245,7 @@ def source_rows(report: Any, fusion: Any, *, limit: int | None = None) -> list[R
     return out
 
 
-def memory_header(memory: Any, analysis: Analysis | None, hardware: str | None) -> Text:
+def memory_header(memory: Any, hardware: str | None) -> Text:
     t = Text(" ")
     t.append(f"peak {fmt.nbytes(memory.peak_bytes)}", style=f"bold {theme.MEMORY}")
     t.append(f" at step {memory.peak_step} ({memory.peak_instruction})   ")

@@ -67,7 +67,7 @@ class MemoryScreen(HloscopeScreen):
             self._plot()
             return
         m = st.value
-        head.update(rows.memory_header(m, self.analysis, self.session.hardware_name))
+        head.update(rows.memory_header(m, self.session.hardware_name))
         table.set_rows(rows.buffer_rows(m))
         table.empty_text = "no buffers"
         self._plot()

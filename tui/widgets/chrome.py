@@ -136,17 +136,6 @@ def state_text(state: ReportState, what: str) -> Text:
     return Text("")
 
 
-class Notice(Static):
-    """A panel body standing in for a report that is not there (yet)."""
-
-    DEFAULT_CSS = """
-    Notice { color: $text-muted; padding: 0 1; }
-    """
-
-    def show_state(self, state: ReportState, what: str) -> None:
-        self.update(state_text(state, what))
-
-
 class SearchBar(Input):
     """`/` opens it; typing filters (tables) or finds (text); Enter keeps the result, Escape
     clears it. Screens handle `SearchBar.Changed` and `SearchBar.Done`."""
