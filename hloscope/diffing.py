@@ -7,14 +7,19 @@ one of those, or `(fn, args)` / `(fn, args, kwargs)`).
 
 Reports a side cannot have (a `.mlir` file has no optimized HLO, so no kernels or costs) are
 left out and named in `DiffReport.unavailable`; the comparison goes on with the rest.
+
+`target=` / `mesh=` compile both sides' target strings for a target (`hloscope.capture`'s
+keywords); `target_a=` / `target_b=` / `mesh_a=` / `mesh_b=` override them per side, to
+compare one program on two targets.
 """
 
 from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hloscope.analysis import Analysis, analyze
@@ -29,11 +34,106 @@ REPORTS = ("cost", "fusion", "sharding", "roofline", "memory")
 """Analysis reports a diff reads, besides the module."""
 
 
-def diff(a: Any, b: Any, *, hardware: Hardware | str | None = None) -> DiffReport:
+def diff(a: Any, b: Any, *, hardware: Hardware | str | None = None,
+         target: str | None = None, mesh: str | None = None,
+         target_a: str | None = None, target_b: str | None = None,
+         mesh_a: str | None = None, mesh_b: str | None = None) -> DiffReport:
     """Compare two programs (see the module docstring). `hardware` names the device both
     sides' time estimates use (`h100-sxm`, `tpu-v5p`, ...; `hloscope.hardware.names()`);
     by default each side's own device, the same entry for both when they agree."""
-    return compare(resolve(a), resolve(b), hardware=hardware)
+    sides = side_targets(a, b, target=target, mesh=mesh, target_a=target_a,
+                         target_b=target_b, mesh_a=mesh_a, mesh_b=mesh_b)
+    return compare(resolve(a, compile_target=sides[0].target, mesh=sides[0].mesh),
+                   resolve(b, compile_target=sides[1].target, mesh=sides[1].mesh),
+                   hardware=hardware)
+
+
+@dataclass(frozen=True, slots=True)
+class SideTarget:
+    """What one side's program is compiled for (None: its own devices)."""
+
+    target: str | None = None
+    mesh: str | None = None
+    own: bool = False
+    """Set by the side's own option (`--target-a`, `mesh_b=`), not the shared one."""
+
+
+def api_flag(name: str) -> str:
+    return name
+
+
+def cli_flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def side_targets(a: Any, b: Any, *, target: str | None = None, mesh: str | None = None,
+                 target_a: str | None = None, target_b: str | None = None,
+                 mesh_a: str | None = None, mesh_b: str | None = None,
+                 devices: int | None = None,
+                 flag: Callable[[str], str] = api_flag) -> tuple[SideTarget, SideTarget]:
+    """Each side's target and mesh: its own option, else the shared one (which, as before,
+    serves only the sides that run jax). Every spec is checked here, before either side
+    compiles (a TPU compile takes minutes), and a wrong one is a UsageError naming its
+    option: a bad spec, a mesh that does not fill its target, a missing extra, a side option
+    on a side with nothing to compile, a shared option that no side uses. `flag` spells
+    option names (`cli_flag`: `--target-a`)."""
+    given = {"target": target, "mesh": mesh, "target_a": target_a, "target_b": target_b,
+             "mesh_a": mesh_a, "mesh_b": mesh_b}
+    for shared, own in (("target", ("target_a", "target_b")), ("mesh", ("mesh_a", "mesh_b"))):
+        if given[shared] is not None and all(given[o] is not None for o in own):
+            raise UsageError(f"{flag(shared)} applies to neither side when {flag(own[0])} and "
+                             f"{flag(own[1])} are both given; drop one")
+    return (_side("a", a, target_a, mesh_a, target, mesh, devices, flag),
+            _side("b", b, target_b, mesh_b, target, mesh, devices, flag))
+
+
+def _side(side: str, prog: Any, own_t: str | None, own_m: str | None, target: str | None,
+          mesh: str | None, devices: int | None, flag: Callable[[str], str]) -> SideTarget:
+    """One side of `side_targets`."""
+    from hloscope.compile_targets import check_mesh, parse_mesh, parse_target, require_backend
+
+    t_opt = flag(f"target_{side}") if own_t is not None else flag("target")
+    m_opt = flag(f"mesh_{side}") if own_m is not None else flag("mesh")
+    t = own_t if own_t is not None else target
+    m = own_m if own_m is not None else mesh
+    own = own_t is not None or own_m is not None
+    if not _compiles(prog):
+        if own:
+            what = (f"({prog}) is a file to read" if isinstance(prog, str | os.PathLike)
+                    else f"is a {type(prog).__name__}, already compiled")
+            raise UsageError(f"{t_opt if own_t is not None else m_opt}: {side.upper()} "
+                             f"{what}; only a program (sample:NAME, file.py:factory) is "
+                             "compiled for a target")
+        return SideTarget()  # the shared options serve the other side
+    if devices is not None and (t is not None or m is not None):
+        raise UsageError(f"{flag('devices')} and {t_opt if t is not None else m_opt} both "
+                         f"choose {side.upper()}'s devices; give one ({flag('target')} "
+                         f"cpu:N is {flag('devices')} N)")
+    try:
+        spec = parse_target(t) if t is not None else None
+    except UsageError as e:
+        raise UsageError(f"{t_opt}: {e.message}") from None
+    try:
+        axes = parse_mesh(m) if m is not None else None
+        if spec is not None and axes is not None:
+            check_mesh(spec, axes)
+    except UsageError as e:
+        raise UsageError(e.message.replace("--mesh", m_opt, 1)) from None
+    if spec is not None:
+        try:
+            require_backend(spec)
+        except UsageError as e:
+            raise UsageError(e.message.replace("--target", t_opt, 1)) from None
+    return SideTarget(target=t, mesh=m, own=own)
+
+
+def _compiles(target: Any) -> bool:
+    """A target string naming a program that runs jax (not a file to read)."""
+    if not isinstance(target, str):
+        return False
+    from hloscope.targets import parse_target
+
+    return parse_target(target).captures
 
 
 def resolve(target: Any, *, devices: int | None = None, compile_target: str | None = None,

@@ -63,6 +63,31 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_side_target_options(parser: argparse.ArgumentParser) -> None:
+    """`--target-a/--target-b` and `--mesh-a/--mesh-b`: one side's target or mesh, overriding
+    `--target` / `--mesh` for that side (commands that compare A and B)."""
+    parser.add_argument(
+        "--target-a",
+        metavar="SPEC",
+        help="compile A for SPEC instead of --target (same forms); with --target-b, one "
+        "program on two targets: --target-a cpu:4 --target-b cpu:8",
+    )
+    parser.add_argument("--target-b", metavar="SPEC",
+                        help="compile B for SPEC instead of --target")
+    for side in "ab":
+        parser.add_argument(
+            f"--mesh-{side}",
+            metavar="AXES",
+            help=f"{side.upper()}'s mesh sizes instead of --mesh (must use every device of "
+            f"{side.upper()}'s target; alone, it means --target-{side} cpu:N)",
+        )
+
+
+def has_side_targets(args: argparse.Namespace) -> bool:
+    return any(getattr(args, f"{o}_{s}", None) is not None
+               for o in ("target", "mesh") for s in "ab")
+
+
 def obtain(
     spec: str,
     *,

@@ -3,7 +3,8 @@
 Exit 0 when they are the same program (names, ids and metadata aside), 1 when they differ,
 2 on bad input. `--json` prints one document, schema `hloscope.diff/1`.
 `--devices`, `--target` and `--mesh` apply to the targets that run jax (samples, factories);
-`--module` to files and dump folders.
+`--target-a/-b` and `--mesh-a/-b` to one side (one program on two targets); `--module` to
+files and dump folders.
 """
 
 from __future__ import annotations
@@ -13,9 +14,16 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from hloscope.cli._target import TARGET_HELP, add_target_options, positive_int, progress
+from hloscope.cli._target import (
+    TARGET_HELP,
+    add_side_target_options,
+    add_target_options,
+    positive_int,
+    progress,
+)
 
 if TYPE_CHECKING:
+    from hloscope.diffing import SideTarget
     from hloscope.passes.diff import DiffReport
     from hloscope.records import Capture
 
@@ -29,7 +37,9 @@ def add_parser(sub: Any) -> None:
         help="what changed between two programs, and what it costs",
         description="Compare programs A and B: totals side by side, then the collectives, "
         "kernels, source lines, parameters and memory that explain the change. Exit 0: no "
-        "differences; 1: different; 2: bad input.",
+        "differences; 1: different; 2: bad input. --target-a/--target-b (--mesh-a/--mesh-b) "
+        "compile each side for its own target: `hloscope diff sample:transformer "
+        "sample:transformer --target-a cpu:4 --target-b cpu:8`.",
     )
     p.add_argument("a", metavar="A", help=TARGET_HELP)
     p.add_argument("b", metavar="B", help="the program to compare with A (same forms)")
@@ -39,6 +49,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--top", type=positive_int, default=10, metavar="N",
                    help="rows per section in the text report (default 10)")
     add_target_options(p)
+    add_side_target_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,11 +57,16 @@ def run(args: argparse.Namespace) -> int:
         from hloscope.hardware import get_hardware
 
         get_hardware(args.hardware)  # an unknown name fails before any compile
-    caps = [_obtain(spec, args) for spec in (args.a, args.b)]
-    from hloscope.diffing import compare
+    from hloscope.diffing import cli_flag, compare, side_targets
 
+    # Every side's spec is checked before either side compiles.
+    sides = side_targets(args.a, args.b, target=args.compile_target, mesh=args.mesh,
+                         target_a=args.target_a, target_b=args.target_b, mesh_a=args.mesh_a,
+                         mesh_b=args.mesh_b, devices=args.devices, flag=cli_flag)
+    caps = [_obtain(spec, args, side) for spec, side in zip((args.a, args.b), sides, strict=True)]
     report = compare(caps[0], caps[1], hardware=args.hardware)
-    report = _labelled(report, args.a, args.b)
+    report = _labelled(report, *(side_label(spec, side)
+                                 for spec, side in zip((args.a, args.b), sides, strict=True)))
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), sort_keys=True, indent=2) + "\n")
     else:
@@ -58,9 +74,10 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_SAME if report.identical else EXIT_DIFFERENT
 
 
-def _obtain(spec: str, args: argparse.Namespace) -> Capture:
+def _obtain(spec: str, args: argparse.Namespace, side: SideTarget) -> Capture:
     """Capture or load one side; options that do not apply to it (a file has no mesh, a
-    sample no module) are left out rather than refused, since they serve the other side."""
+    sample no module) are left out rather than refused, since they serve the other side
+    (`side_targets` already left the shared target out for a file)."""
     from hloscope.targets import capture_target, parse_target
 
     runs = parse_target(spec).captures
@@ -71,9 +88,20 @@ def _obtain(spec: str, args: argparse.Namespace) -> Capture:
             module=None if runs else args.module,
             progress=report,
             subprocess_fallback=True,
-            compile_target=args.compile_target if runs else None,
-            mesh=args.mesh if runs else None,
+            compile_target=side.target,
+            mesh=side.mesh,
         )
+
+
+def side_label(spec: str, side: SideTarget) -> str:
+    """The side as typed, with its own target or mesh when it has one (both sides may be the
+    same program)."""
+    parts = [spec]
+    if side.own and side.target is not None:
+        parts.append(f"on {side.target}")
+    if side.own and side.mesh is not None:
+        parts.append(f"mesh {side.mesh}")
+    return " ".join(parts)
 
 
 def _labelled(report: DiffReport, a: str, b: str) -> DiffReport:
