@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from hloscope.hlo import attrs as A
-from hloscope.hlo._fast import fast_constructor, field_defaults
+from hloscope.hlo._fast import fast_builder
 from hloscope.hlo.infer import infer_shape, xla_fixed_shape
 from hloscope.hlo.lexer import DIGITS, NAME_RE, Cursor
 from hloscope.hlo.model import Instruction, Shape
@@ -58,12 +58,16 @@ _JSON = _json(10)
 _AFTER = r"(?=,|[ \t]*+(?:\n|\Z))"
 _ITEM = rf",[ \t]*+(?:(backend_config)=({_JSON}){_AFTER}|({_NAME})=({_VALUE}){_AFTER})"
 _ITEM_RE = re.compile(_ITEM)
+_PLAIN_NAMES = r"%?" + _NAME + r"+(?:,[ \t]*+%?" + _NAME + r"+)*+"
+# A whole line: head, operands (group 6: when they are plain names), attributes (group 7,
+# from the first comma to the line end), then the end of the line.
 _FAST_RE = re.compile(
     r"[ \t]*+(ROOT[ \t]+)?%?(" + _NAME + r")[ \t]*=[ \t]*"
     r"([a-z][a-z0-9]*\[[0-9,]*\](?:\{[^{}\s]*\})?|\([^()\n]*\))[ \t]+"
-    r"([a-z][a-z0-9\-]*)\(([^()\n\"'/]*)\)"
+    r"([a-z][a-z0-9\-]*)\(((" + _PLAIN_NAMES + r")|[^()\n\"'/]*)\)"
+    r"(,[^\n]*+)?[ \t]*+(?:\n|\Z)"
 )
-_EOL_RE = re.compile(r"[ \t]*+(?:\n|\Z)")
+_EOL_RE = re.compile(r"[ \t]*+\Z")
 _OPERAND_NAMES_RE = re.compile(r"%?" + _NAME + r"(?:,[ \t]*%?" + _NAME + r")*")
 _SPLIT_OPERANDS_RE = re.compile(r",[ \t]*%?")
 # Operands written with their shapes (`f32[8]{0} %x, s32[] %i`), as XLA's to_string() has them.
@@ -84,11 +88,10 @@ CALLED_KEYS = {
 }
 _REBUILT_SHAPES = frozenset({"send", "recv", "send-done", "recv-done"})
 
-_make_instruction = fast_constructor(Instruction)
-_DEFAULTS = field_defaults(Instruction)
-_INDEX = {name: i for i, name in enumerate(Instruction.__dataclass_fields__)}
-_I_ATTRS, _I_CALLED, _I_ROOT, _I_LINE = (
-    _INDEX["attributes"], _INDEX["called"], _INDEX["is_root"], _INDEX["line"])
+_build_instruction = fast_builder(Instruction, (
+    "name", "opcode", "shape", "operands", "attributes", "called", "is_root", "line"))
+# Opcodes whose parentheses hold something other than operand names.
+_OWN_OPERANDS = frozenset({"parameter", "constant"})
 
 
 class Parsed:
@@ -163,29 +166,35 @@ class Body:
         return pos + 1
 
     def _fast(self, m: re.Match[str], pos: int) -> bool:
-        """Take a fast-path match of an instruction head and read its attributes; False
+        """Take a fast-path match of a whole instruction line and read its attributes; False
         (nothing done) when the line needs the general path."""
-        root, name, shape_text, opcode, ops = m.groups()
+        root, name, shape_text, opcode, ops, plain, tail = m.groups()
         if opcode not in OPCODES:
             return False
         shape = shape_cache.get(shape_text) or self._fast_shape(m)
-        kw: dict[str, Any] = {}
-        operands = _fast_operands(opcode, ops, kw)
-        if shape is None or operands is None:
+        kw: dict[str, Any] | None = None
+        if plain is not None and opcode not in _OWN_OPERANDS:
+            operands = _split_names(plain)
+        else:
+            kw = {}
+            found = _fast_operands(opcode, ops, kw)
+            if found is None:
+                return False
+            operands = found
+        if shape is None:
             return False
-        text = self.text
-        end = m.end()
-        attributes: list[tuple[str, str]] = []
-        called: list[tuple[int, str, int]] = []
-        if text.startswith(",", end):
-            end = self._fast_attributes(end, opcode, kw, attributes, called)
-        eol = _EOL_RE.match(text, end) if end >= 0 else None
-        if eol is None:
-            return False
-        self._end = eol.end()
-        self.line += text.count("\n", self.line_pos, pos)
+        attributes: list[tuple[str, str]] | None = None
+        called: list[tuple[int, str, int]] | None = None
+        if tail is not None:
+            if kw is None:
+                kw = {}
+            attributes, called = [], []
+            if not self._fast_attributes(m.start(7), m.end(7), opcode, kw, attributes, called):
+                return False
+        self._end = m.end()
+        line = self.line = self.line + self.text.count("\n", self.line_pos, pos)
         self.line_pos = pos
-        self.add(name, opcode, shape, operands, attributes, called, kw, pos, self.line,
+        self.add(name, opcode, shape, operands, attributes, called, kw, pos, line,
                  root is not None)
         return True
 
@@ -198,16 +207,16 @@ class Body:
             shape_cache[m.group(3)] = shape
         return shape
 
-    def _fast_attributes(self, start: int, opcode: str, kw: dict[str, Any],
+    def _fast_attributes(self, start: int, eol: int, opcode: str, kw: dict[str, Any],
                          attributes: list[tuple[str, str]],
-                         called: list[tuple[int, str, int]]) -> int:
-        """Attributes from `start` (a comma) to the last one; -1 to use the general path."""
+                         called: list[tuple[int, str, int]]) -> bool:
+        """Attributes from `start` (a comma) to the line end `eol`, then only blanks; False to
+        use the general path."""
         text, cur = self.text, self.cur
         at = start
         keys: list[str] = []
-        eol = text.find("\n", start)
         # Bounded by the line: a search past the last attribute must not run into the next.
-        for a in _ITEM_RE.finditer(text, start, eol if eol >= 0 else len(text)):
+        for a in _ITEM_RE.finditer(text, start, eol):
             s, e = a.span()
             if s != at:
                 break
@@ -215,7 +224,7 @@ class Body:
             json_key, json_value, key, value = a.groups()
             if json_key is not None:
                 if A.parse_json(json_value) is None:
-                    return -1  # not JSON: let the general path scan it exactly
+                    return False  # not JSON: let the general path scan it exactly
                 key, value = json_key, json_value
                 vpos, vend = a.span(2)
             else:
@@ -227,12 +236,12 @@ class Body:
                 continue
             handler = _HANDLERS.get(key)
             if handler is _h_groups and value[0] == "m":
-                return -1  # mesh form: its `, device_ids=(...)` needs the general path
+                return False  # mesh form: its `, device_ids=(...)` needs the general path
             if handler is None or not handler(cur, kw, called, opcode, key, vpos, vend):
                 attributes.append((key, value))
         if len(keys) > 1 and len(set(keys)) != len(keys):
-            return -1  # a repeated key: the general path reports it
-        return at
+            return False  # a repeated key: the general path reports it
+        return at == eol or _EOL_RE.match(text, at, eol) is not None
 
     def attribute(self, p: Parsed, key: str, vpos: int, vend: int) -> None:
         handler = _HANDLERS.get(key)
@@ -323,8 +332,8 @@ class Body:
     # --- checking and building ------------------------------------------------------------
 
     def add(self, name: str, opcode: str, shape: Shape | None, operands: tuple[str, ...],
-            attributes: list[tuple[str, str]], called: list[tuple[int, str, int]],
-            kw: dict[str, Any], pos: int, line: int, is_root: bool) -> None:
+            attributes: list[tuple[str, str]] | None, called: list[tuple[int, str, int]] | None,
+            kw: dict[str, Any] | None, pos: int, line: int, is_root: bool) -> None:
         """Check one instruction against the ones before it and build it."""
         by_name = self.by_name
         if name in by_name:
@@ -335,20 +344,12 @@ class Body:
         if kw:
             self._check_kw(name, pos, kw)
         if shape is None or opcode in _REBUILT_SHAPES:
-            shape = self._xla_shape(name, pos, opcode, shape, operands, attributes)
+            shape = self._xla_shape(name, pos, opcode, shape, operands, attributes or [])
         if is_root:
             self._set_root(name, pos)
-        values = _DEFAULTS.copy()
-        values[0], values[1], values[2], values[3] = name, opcode, shape, operands
-        if attributes:
-            values[_I_ATTRS] = tuple(attributes)
-        if called:
-            values[_I_CALLED] = self._called(called)
-        values[_I_ROOT] = is_root
-        values[_I_LINE] = line
-        for k, v in kw.items():
-            values[_INDEX[k]] = v
-        ins = _make_instruction(*values)
+        ins = _build_instruction(name, opcode, shape, operands,
+                                 tuple(attributes) if attributes else (),
+                                 self._called(called) if called else (), is_root, line, kw)
         by_name[name] = ins
         self.built.append(ins)
 
@@ -415,6 +416,13 @@ class Body:
             root = built[-1].name
             self.by_name[root] = built[-1]
         return tuple(built), root, tuple(params[i] for i in range(len(params)))
+
+
+def _split_names(ops: str) -> tuple[str, ...]:
+    """Names from a list matched by `_PLAIN_NAMES` (names hold no `%`, comma or blank)."""
+    if "," not in ops:
+        return (ops[1:] if ops[0] == "%" else ops,)
+    return tuple(ops.replace("%", "").replace(" ", "").replace("\t", "").split(","))
 
 
 def _fast_operands(opcode: str, ops: str, kw: dict[str, Any]) -> tuple[str, ...] | None:
