@@ -325,7 +325,7 @@ def _parameters(a: DiffSide, b: DiffSide, m: Matching) -> tuple[ParameterChange,
             out.append(ParameterChange(status="removed", label=x.label, shape_a=x.shape,
                                        shape_b=None, sharding_a=x.sharding, sharding_b=None,
                                        layout_a=x.layout, global_a=x.global_shape,
-                                       bytes_a=x.bytes))
+                                       bytes_a=x.bytes, name_a=name))
             continue
         assert ref is not None
         seen.add(ref[1])
@@ -334,13 +334,13 @@ def _parameters(a: DiffSide, b: DiffSide, m: Matching) -> tuple[ParameterChange,
                 status="changed", label=x.label, shape_a=x.shape, shape_b=y.shape,
                 sharding_a=x.sharding, sharding_b=y.sharding, layout_a=x.layout,
                 layout_b=y.layout, global_a=x.global_shape, global_b=y.global_shape,
-                bytes_a=x.bytes, bytes_b=y.bytes))
+                bytes_a=x.bytes, bytes_b=y.bytes, name_a=name, name_b=ref[1]))
     for name, y in pb.items():
         if name not in seen:
             out.append(ParameterChange(status="added", label=y.label, shape_a=None,
                                        shape_b=y.shape, sharding_a=None, sharding_b=y.sharding,
                                        layout_b=y.layout, global_b=y.global_shape,
-                                       bytes_b=y.bytes))
+                                       bytes_b=y.bytes, name_b=name))
     return tuple(out)
 
 

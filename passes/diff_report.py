@@ -244,6 +244,9 @@ class ParameterChange:
     global_b: str | None = None
     bytes_a: int | None = None
     bytes_b: int | None = None
+    name_a: str | None = None
+    """The entry parameter instruction on each side (where the HLO text defines it)."""
+    name_b: str | None = None
 
     @property
     def bytes_delta(self) -> int | None:
@@ -256,7 +259,7 @@ class ParameterChange:
                 "sharding_b": self.sharding_b, "axes_a": self.layout_a,
                 "axes_b": self.layout_b, "global_shape_a": self.global_a,
                 "global_shape_b": self.global_b, "bytes_a": self.bytes_a,
-                "bytes_b": self.bytes_b}
+                "bytes_b": self.bytes_b, "name_a": self.name_a, "name_b": self.name_b}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

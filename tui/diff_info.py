@@ -90,8 +90,10 @@ _UNIT_FMT: dict[str, Callable[[float | None], str]] = {
 def totals(report: Any, labels: Sequence[str]) -> RenderableType:
     t = Table(box=None, padding=(0, 2), expand=False, show_edge=False)
     t.add_column("", no_wrap=True)
-    t.add_column(f"A {labels[0]}", justify="right", no_wrap=True)
-    t.add_column(f"B {labels[1] if len(labels) > 1 else ''}", justify="right", no_wrap=True)
+    # The programs are named above the table: as column headers, long labels widened the A
+    # and B columns until the figures' own columns were cut (`+362.…` at 100 columns).
+    t.add_column("A", justify="right", no_wrap=True)
+    t.add_column("B", justify="right", no_wrap=True)
     t.add_column("Δ", justify="right", no_wrap=True)
     for row in report.totals:
         f = _UNIT_FMT.get(row.unit, fmt.count)
@@ -105,9 +107,12 @@ def totals(report: Any, labels: Sequence[str]) -> RenderableType:
         head.append("No differences.", style=f"bold {theme.GOOD}")
     else:
         head.append(section_counts(report), style="bold")
+    names = [Text.assemble((f"{side}  ", "bold"), (label, ""), no_wrap=True,
+                           overflow="ellipsis")
+             for side, label in zip("AB", labels, strict=False)]
     extra = [Text(f"{k}: {v}", style="dim") for k, v in report.unavailable.items()]
     extra += [Text(n, style="dim") for n in report.notes]
-    return Group(head, t, *extra)
+    return Group(head, *names, t, *extra)
 
 
 def section_counts(report: Any) -> str:
@@ -200,6 +205,7 @@ def line_rows(report: Any) -> list[Row]:
 def parameter_rows(report: Any) -> list[Row]:
     out = []
     for p in report.parameters:
+        side, name = (1, p.name_b) if p.name_b else (0, p.name_a)
         out.append(Row(
             (
                 _status(p.status),
@@ -208,7 +214,7 @@ def parameter_rows(report: Any) -> list[Row]:
                 _arrow(p.layout_a or p.sharding_a, p.layout_b or p.sharding_b),
                 _signed(fmt.nbytes, p.bytes_delta),
             ),
-            key=("parameter", 0, p.label),
+            key=("parameter", side, name),
             search=f"{p.status} {p.label} {p.shape_a} {p.shape_b}".lower(),
         ))
     return out

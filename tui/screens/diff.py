@@ -1,6 +1,7 @@
 """Diff (`hloscope tui A B`): the two programs' totals side by side, then what explains the
 difference: collectives, kernels, source lines, parameters and memory at the peak. Enter on a
-row opens it in its program; `a` / `b` choose which program the other screens show."""
+row opens it in its program (B's when both have it); `a` / `b` choose which program the other
+screens show."""
 
 from __future__ import annotations
 
@@ -26,8 +27,10 @@ class DiffScreen(HloscopeScreen):
         "Two programs compared. Instructions are matched by structure (op_name scope, source "
         "line, opcode and shape, then graph neighbours, then fused-body fingerprints), not by "
         "name. The table at the top shows A, B and the change (red: B costs more). The "
-        "sections below list what explains it; Enter opens a kernel or collective in the "
-        "program it belongs to. a / b: which program the other screens show."
+        "sections below list what explains it; Enter opens a row in the program it belongs "
+        "to (B's when both have it): a kernel in the kernel view, a collective, parameter or "
+        "buffer at its definition in the HLO text, a source line in the source view. a / b: "
+        "which program the other screens show."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "side(0)", "Show A"),
@@ -106,7 +109,7 @@ class DiffScreen(HloscopeScreen):
         self.session.set_side(self.hs, side)
         if kind == "kernel":
             self.hs.open_kernel(name)
-        elif kind in ("collective", "buffer"):
+        elif kind in ("collective", "buffer", "parameter"):
             self.hs.open_instruction(name)
         elif kind == "source":
             self.hs.open_source(name)
