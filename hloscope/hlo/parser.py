@@ -15,14 +15,25 @@ from typing import Any
 
 from hloscope.errors import ParseError
 from hloscope.hlo import attrs as A
+from hloscope.hlo._fast import fast_builder
 from hloscope.hlo.instructions import Body, attr_head
 from hloscope.hlo.lexer import INT_RE, NAME_RE, Cursor
 from hloscope.hlo.model import Computation, FileLocation, Module, StackFrame
 from hloscope.hlo.roles import computation_roles
-from hloscope.hlo.shapes import parse_shape_at
+from hloscope.hlo.shapes import parse_shape_at, shape_cache
 from hloscope.hlo.split import ModulePart, module_spans, split_modules
 
 _TABLE_ENTRY_RE = re.compile(r"[0-9]+")
+# A one-line computation head: `[ENTRY] name [(params) -> shape] {`. The parameter list may
+# hold brackets two deep and no quotes, so it is balanced exactly as `Cursor.balanced` reads it.
+_SIG_PLAIN = r"[^()\[\]{}\"'\n]"
+_SIG_GROUP = rf"\[{_SIG_PLAIN}*+\]|\{{{_SIG_PLAIN}*+\}}"
+_SIG_INNER = rf"{_SIG_PLAIN}++|{_SIG_GROUP}"
+_HEAD_RE = re.compile(
+    r"(ENTRY[ \t]+)?%?([A-Za-z_][A-Za-z0-9_.\-]*+)[ \t]*+"
+    rf"(?:\((?:{_SIG_INNER}|\((?:{_SIG_INNER})*+\))*+\)[ \t]*+->[ \t]*+"
+    r"([a-z][a-z0-9]*\[[0-9,]*\](?:\{[^{}\s]*\})?|\([^()\n]*\))[ \t]*+)?\{"
+)
 _TABLE_HEADERS = ("FileNames", "FunctionNames", "FileLocations", "StackFrames")
 
 
@@ -126,7 +137,8 @@ class _ModuleParser:
         self.line_pos = 0
         self.header: dict[str, Any] = {"has_header": False}
         self.tables: dict[str, Any] = {}
-        self.computations: list[dict[str, Any]] = []
+        self.computations: list[tuple[Any, ...]] = []
+        """(name, instructions, root, is_entry, parameters, by_name, line, execution_thread)"""
         self.comp_lines: dict[str, int] = {}
         self.entry: str | None = None
 
@@ -245,17 +257,23 @@ class _ModuleParser:
     def _computation(self, pos: int) -> int:
         cur, text = self.cur, self.text
         start = pos
-        is_entry = text.startswith("ENTRY", pos) and not NAME_RE.match(text, pos + 5)
-        if is_entry:
-            pos += 5
-        name, pos = cur.name(pos, "a computation name")
-        if name in self.comp_lines:
-            cur.fail(start, f"computation {name} is defined twice")
-        line = self.line_at(start)
-        pos = cur.skip_ws(pos)
-        if text.startswith("(", pos):
-            pos = self._signature(pos)
-        pos = cur.expect(pos, "{", "'{' to open the computation")
+        m = _HEAD_RE.match(text, pos)
+        head = self._fast_head(m) if m is not None else None
+        if head is not None:
+            name, is_entry, pos = head
+            line = self.line_at(start)
+        else:
+            is_entry = text.startswith("ENTRY", pos) and not NAME_RE.match(text, pos + 5)
+            if is_entry:
+                pos += 5
+            name, pos = cur.name(pos, "a computation name")
+            if name in self.comp_lines:
+                cur.fail(start, f"computation {name} is defined twice")
+            line = self.line_at(start)
+            pos = cur.skip_ws(pos)
+            if text.startswith("(", pos):
+                pos = self._signature(pos)
+            pos = cur.expect(pos, "{", "'{' to open the computation")
         body = Body(cur, name, self.comp_lines)
         pos = body.read(cur.skip_ws(pos), self.line, self.line_pos)
         self.line, self.line_pos = body.line, body.line_pos
@@ -274,11 +292,28 @@ class _ModuleParser:
             self.entry = name
         self.comp_lines[name] = line
         # Built once roles are known (they need the whole call graph).
-        self.computations.append({
-            "name": name, "instructions": instructions, "root": root, "is_entry": is_entry,
-            "parameters": params, "by_name": body.by_name, "line": line,
-            "execution_thread": execution_thread})
+        self.computations.append((name, instructions, root, is_entry, params, body.by_name,
+                                  line, execution_thread))
         return pos
+
+    def _fast_head(self, m: re.Match[str]) -> tuple[str, bool, int] | None:
+        """(name, is_entry, position after the `{`) of a one-line computation head matched by
+        `_HEAD_RE`, as the general path reads it; None when that path must read it."""
+        entry, name, shape_text = m.groups()
+        if entry is None and self.text.startswith("ENTRY", m.start()):
+            return None  # `ENTRY{`, `ENTRY-x`, `ENTRY%x`...: the general path decides
+        if name in self.comp_lines:
+            self.cur.fail(m.start(), f"computation {name} is defined twice")
+        if shape_text is not None:
+            # The signature's shape is only checked; it must end where the match says (a
+            # layout-like `{` after it would be read as its layout).
+            if shape_text[0] != "(" or shape_text not in shape_cache:
+                shape, stop = parse_shape_at(self.cur, m.start(3))
+                if stop != m.end(3):
+                    return None
+                if shape_text[0] == "(" and len(shape_cache) < 1_000_000:
+                    shape_cache[shape_text] = shape
+        return name, entry is not None, m.end()
 
     def _signature(self, pos: int) -> int:
         """`(p0: f32[2], p1: s32[]) -> f32[2]`: checked for syntax; the IR takes parameters
@@ -290,12 +325,16 @@ class _ModuleParser:
         return pos
 
 
+_build_computation = fast_builder(Computation, (
+    "name", "instructions", "root", "is_entry", "parameters", "by_name", "line",
+    "execution_thread"))
+
+
 def _finish_module(p: _ModuleParser) -> Module:
     pending = p.computations
-    entry = p.entry or pending[-1]["name"]
-    roles = computation_roles(
-        [(c["name"], c["instructions"]) for c in pending], entry)
-    comps = [Computation(**c, role=roles[c["name"]]) for c in pending]
+    entry = p.entry or pending[-1][0]
+    roles = computation_roles([(c[0], c[1]) for c in pending], entry)
+    comps = [_build_computation(*c, {"role": roles[c[0]]}) for c in pending]
     if not comps[-1].is_entry and p.entry is None:  # XLA takes the last one as the entry
         comps[-1] = replace(comps[-1], is_entry=True)
     header = p.header
