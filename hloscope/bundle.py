@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import tempfile
 import types
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from hloscope.errors import BundleError, InputError
-from hloscope.records import Capture
+from hloscope.records import Capture, MeshInfo
 
 SCHEMA = "hloscope.bundle"
 SCHEMA_VERSION = 1
@@ -59,6 +60,15 @@ def save(capture: Capture, path: str | os.PathLike[str]) -> Path:
     if target.is_dir():
         raise InputError(f"cannot write {target}: it is a directory")
     data = to_bytes(capture)
+    if target.exists() and not target.is_file():
+        # A device or pipe (`-o /dev/null`, a FIFO): write into it; renaming over it would
+        # replace the device node itself.
+        try:
+            with open(target, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise InputError(f"cannot write {target}: {e.strerror or e}") from e
+        return target
     try:
         fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as e:
@@ -189,7 +199,42 @@ def _load(zf: zipfile.ZipFile, where: str, max_bytes: int) -> Capture:
     # Unknown keys come from a newer hloscope with the same schema (additive fields): ignored.
     known = {k: v for k, v in meta.items() if k in fields}
     cap: Capture = _from_json(Capture, {**known, **texts}, f"{where}: capture", set(texts))
+    _check_capture(cap, f"{where}: capture")
     return cap
+
+
+def _check_capture(cap: Capture, where: str) -> None:
+    """Values no capture has, which the analyses would show as numbers or trip over."""
+    if cap.device_count < 1:
+        raise BundleError(f"{where}.device_count must be >= 1, got {cap.device_count}")
+    if cap.hlo_first_line < 1:
+        raise BundleError(f"{where}.hlo_first_line must be >= 1, got {cap.hlo_first_line}")
+    if cap.mesh is not None:
+        _check_mesh(cap.mesh, f"{where}.mesh")
+    figures: dict[str, Any] = {f"timings_s.{k}": v for k, v in cap.timings_s.items()}
+    if cap.xla_cost is not None:
+        for k in ("flops", "transcendentals", "bytes_accessed"):
+            figures[f"xla_cost.{k}"] = getattr(cap.xla_cost, k)
+    if cap.xla_memory is not None:
+        for f in dataclasses.fields(cap.xla_memory):
+            figures[f"xla_memory.{f.name}"] = getattr(cap.xla_memory, f.name)
+    # Any other number is kept as XLA gave it (XLA has reported negative figures); NaN is no
+    # figure at all and would be shown as 'nan FLOP'.
+    for name, value in figures.items():
+        if value is not None and math.isnan(value):
+            raise BundleError(f"{where}.{name} is not a number (NaN)")
+
+
+def _check_mesh(mesh: MeshInfo, where: str) -> None:
+    if len(mesh.axis_names) != len(mesh.axis_sizes) or (
+        mesh.axis_types and len(mesh.axis_types) != len(mesh.axis_sizes)
+    ):
+        raise BundleError(f"{where}: axis names, sizes and types differ in number")
+    if any(size < 1 for size in mesh.axis_sizes):
+        raise BundleError(f"{where}.axis_sizes must be >= 1, got {mesh.axis_sizes}")
+    ids = mesh.device_ids
+    if len(ids) != mesh.size or len(set(ids)) != len(ids) or any(i < 0 for i in ids):
+        raise BundleError(f"{where}.device_ids must be {mesh.size} distinct ids >= 0")
 
 
 def _check_members(zf: zipfile.ZipFile, where: str, max_bytes: int) -> dict[str, zipfile.ZipInfo]:

@@ -499,9 +499,19 @@ def load_user_hardware(path: Path | None = None) -> dict[str, Hardware]:
 def _number(p: Path, where: str, value: Any, *, positive: bool = True) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputError(f"{p}: {where} must be a number, got {value!r}")
-    if positive and not value > 0:
-        raise InputError(f"{p}: {where} must be > 0, got {value!r}")
+    if positive and not 0 < value < math.inf:
+        raise InputError(f"{p}: {where} must be > 0 and finite, got {value!r}")
+    if not positive and not 0 <= value < math.inf:
+        raise InputError(f"{p}: {where} must be >= 0 and finite, got {value!r}")
     return float(value)
+
+
+def _list(p: Path, where: str, value: Any, *, of: type) -> list[Any]:
+    """A TOML array (a string is not a list of its letters)."""
+    if not isinstance(value, list) or not all(isinstance(v, of) for v in value):
+        kind = "tables ([[name.links]])" if of is dict else "strings"
+        raise InputError(f"{p}: {where} must be an array of {kind}, got {value!r}")
+    return value
 
 
 def _link_from_table(p: Path, where: str, i: int, lk: Any) -> Link:
@@ -539,8 +549,9 @@ def _device_from_table(p: Path, name: str, t: Mapping[str, Any]) -> Hardware:
         if k not in DTYPES:
             raise InputError(f"{p}: [{name}].peak_flops: unknown dtype {k!r} "
                              f"(use {', '.join(DTYPES)})")
-    links = tuple(_link_from_table(p, f"[{name}].links[{i}]", i, lk)
-                  for i, lk in enumerate(t.get("links", [])))
+    tables = _list(p, f"[{name}].links", t.get("links", []), of=dict)
+    links = tuple(_link_from_table(p, f"[{name}].links[{i}]", i, lk) for i, lk in enumerate(tables))
+    kinds = _list(p, f"[{name}].device_kinds", t.get("device_kinds", []), of=str)
     sources = t.get("sources", {})
     if not isinstance(sources, dict):
         raise InputError(f"{p}: [{name}].sources must be a table of strings")
@@ -553,7 +564,7 @@ def _device_from_table(p: Path, name: str, t: Mapping[str, Any]) -> Hardware:
                                    t.get("hbm_capacity_bytes", 0.0), positive=False),
         links=links,
         sources={str(k): str(v) for k, v in sources.items()} or {"all": f"user file {p}"},
-        device_kinds=tuple(str(k) for k in t.get("device_kinds", ())),
+        device_kinds=tuple(kinds),
         origin=str(p),
     )
 
@@ -563,7 +574,7 @@ def _device_from_table(p: Path, name: str, t: Mapping[str, Any]) -> Hardware:
 
 def names() -> tuple[str, ...]:
     """Every device name `get_hardware` accepts: built-ins, `cpu`, then the user's."""
-    return ("cpu", *BUILTIN, *(n for n in load_user_hardware() if n not in BUILTIN))
+    return ("cpu", *BUILTIN, *(n for n in load_user_hardware() if n not in (*BUILTIN, "cpu")))
 
 
 def get_hardware(name: str) -> Hardware:

@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -174,10 +176,31 @@ def _start_backend() -> None:
 
 def _call(fn: Any, where: str) -> Any:
     try:
-        return fn()
+        with _user_code(where):
+            return fn()
     except Error:
         raise
     except Exception as e:  # the user's code raised: its message, no traceback
+        from hloscope.capture import one_line
+
+        raise CaptureError(f"{where}: {one_line(e)}") from e
+
+
+@contextmanager
+def _user_code(where: str) -> Iterator[None]:
+    """Run the user's factory or module: its prints go to stderr (stdout carries our report or
+    JSON only), and a `sys.exit()` or other BaseException in it is a failed capture, not the
+    end of hloscope. Ctrl-C stays Ctrl-C."""
+    try:
+        with redirect_stdout(sys.stderr):
+            yield
+    except (KeyboardInterrupt, GeneratorExit):
+        raise
+    except SystemExit as e:
+        raise CaptureError(f"{where}: the program called sys.exit({e.code!r})") from e
+    except Exception:
+        raise
+    except BaseException as e:
         from hloscope.capture import one_line
 
         raise CaptureError(f"{where}: {one_line(e)}") from e
@@ -248,7 +271,8 @@ def _guarded_import(fn: Any, where: str) -> None:
     from hloscope.capture import one_line
 
     try:
-        fn()
+        with _user_code(f"importing {where} failed"):
+            fn()
     except Error:
         raise
     except (ImportError, SyntaxError, OSError) as e:

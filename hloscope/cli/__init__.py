@@ -57,11 +57,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if argv is None:  # a real process (console script, python -m), not a test calling main
-        from hloscope.cli import _stderr
+    real = argv is None  # a real process (console script, python -m), not a test calling main
+    if real:
+        from hloscope.cli import _interrupt, _stderr
 
         _stderr.install()
-    argv = list(sys.argv[1:] if argv is None else argv)
+        _interrupt.install()
+    code = _main(list(sys.argv[1:] if argv is None else argv))
+    if real and code == EXIT_INTERRUPTED:
+        # jax's native threads may still be compiling; interpreter shutdown under them can
+        # crash (SIGSEGV) and turn 130 into -11. Nothing is left to clean up: leave now.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    return code
+
+
+def _main(argv: list[str]) -> int:
+    from hloscope.cli import _interrupt
+
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -70,20 +87,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = parser.parse_args(["tui"])
         mod = importlib.import_module(COMMANDS[command])
         code: int = mod.run(args)
+        _interrupt.check()
         return code
-    except Error as e:
-        sys.stderr.write(f"hloscope: error: {e.message}\n")
-        return e.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("hloscope: interrupted\n")
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # A closed pipe (`| head`) is not an error of ours.
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
-            pass
-        return EXIT_OK
+    except BaseException as e:
+        # After Ctrl-C, whatever jax turned the interrupt into (an ImportError, a swallowed
+        # exception, a failed compile) is the interrupt.
+        if isinstance(e, KeyboardInterrupt) or _interrupt.requested():
+            sys.stderr.write("hloscope: interrupted\n")
+            return EXIT_INTERRUPTED
+        if isinstance(e, Error):
+            sys.stderr.write(f"hloscope: error: {e.message}\n")
+            return e.exit_code
+        if isinstance(e, BrokenPipeError):
+            # A closed pipe (`| head`) is not an error of ours.
+            try:
+                sys.stdout = open(os.devnull, "w")
+            except OSError:
+                pass
+            return EXIT_OK
+        raise
 
 
 if __name__ == "__main__":

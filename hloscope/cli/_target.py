@@ -110,9 +110,13 @@ def obtain(
 @contextmanager
 def progress(spec: str) -> Iterator[Callable[[str], None] | None]:
     """A stage callback that shows `compiling sample:x  0:00:03` on stderr, only when stderr
-    is a terminal (never in pipes or logs)."""
+    is a terminal (never in pipes or logs). On leaving, a Ctrl-C that jax swallowed during the
+    capture stops the command before it writes anything."""
+    from hloscope.cli._interrupt import check
+
     if not sys.stderr.isatty():
         yield None
+        check()
         return
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -131,3 +135,4 @@ def progress(spec: str) -> Iterator[Callable[[str], None] | None]:
 
     with bar:
         yield report
+    check()
