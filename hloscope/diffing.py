@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hloscope.analysis import Analysis, analyze
-from hloscope.errors import Error, UsageError
+from hloscope.errors import Error, MissingPartError, UsageError
 from hloscope.records import Capture
 
 if TYPE_CHECKING:
@@ -257,8 +257,11 @@ def side_of(analysis: Analysis, label: str | None = None) -> DiffSide:
     module = None
     try:
         module = analysis.module
-    except Error as e:
+    except MissingPartError as e:
         missing["module"] = e.message
+        if cap.stablehlo is not None:
+            # Compared as text below, but bad StableHLO is bad input, not a difference.
+            analysis.stablehlo  # noqa: B018 - parsing is the check; ParseError propagates
     reports: dict[str, Any] = {}
     for name in REPORTS:
         if module is None:

@@ -1,8 +1,9 @@
 """The default `dump` view: what the program is, where it runs, how big it is, and XLA's own
 figures (cost and memory, per device), with where each came from.
 
-Counts come from our IR of the optimized HLO; FLOPs, bytes and memory are XLA's (`xla`),
-shown only when the capture has them. Nothing here estimates.
+Counts come from our IR of the optimized HLO (of the StableHLO when that is all there is);
+FLOPs, bytes and memory are XLA's (`xla`), shown only when the capture has them. Nothing here
+estimates.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
     from hloscope.analysis import Analysis
     from hloscope.hlo.model import Module
+    from hloscope.stablehlo import StableModule
     from hloscope.views import ViewOptions
 
 SCHEMA = "hloscope.dump/1"
@@ -55,6 +57,28 @@ def _module(analysis: Analysis) -> Module | None:
         return None
 
 
+def stablehlo_facts(module: StableModule) -> dict[str, Any]:
+    """Sizes of a StableHLO module from our IR, for captures with no optimized HLO (a `.mlir`
+    file): what the file holds, and proof that it parses."""
+    kinds: Counter[str] = Counter(op.name for op in module.ops)
+    return {
+        "name": module.name,
+        "functions": len(module.funcs),
+        "ops": len(module.ops),
+        "num_partitions": module.num_partitions,
+        "num_replicas": module.num_replicas,
+        "top_ops": dict(sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:8]),
+    }
+
+
+def _stablehlo_only(analysis: Analysis, module: Module | None) -> dict[str, Any] | None:
+    """StableHLO facts when there is no optimized HLO to describe. Parsing it makes bad
+    StableHLO an input error here rather than a summary that looks fine."""
+    if module is not None or analysis.capture.stablehlo is None:
+        return None
+    return stablehlo_facts(analysis.stablehlo)
+
+
 def to_json(analysis: Analysis, opts: ViewOptions) -> dict[str, Any]:
     """The summary document (schema `hloscope.dump/1`); keys are stable, see the README."""
     c = analysis.capture
@@ -67,6 +91,7 @@ def to_json(analysis: Analysis, opts: ViewOptions) -> dict[str, Any]:
         "device_kind": c.device_kind or None,
         "device_count": c.device_count,
         "module": module_facts(module) if module is not None else None,
+        "stablehlo": _stablehlo_only(analysis, module),
         "xla": {
             "cost": _cost_json(c.xla_cost) if c.xla_cost is not None else None,
             "memory": asdict(c.xla_memory) if c.xla_memory is not None else None,
@@ -136,6 +161,13 @@ def render(analysis: Analysis, console: Console, opts: ViewOptions) -> None:
             grid.add_row("collectives", _join(facts["collectives"]))
     else:
         grid.add_row("module", Text("no optimized HLO in this capture", style="yellow"))
+        shlo = _stablehlo_only(analysis, module)
+        if shlo is not None:
+            grid.add_row(
+                "stablehlo",
+                f"{shlo['ops']:,} ops in {shlo['functions']:,} functions · "
+                + _join(shlo["top_ops"]),
+            )
     grid.add_row("XLA cost", _cost_line(c.xla_cost))
     grid.add_row("XLA memory", _memory_line(c.xla_memory))
     if c.xla_memory is not None and c.xla_memory.peak_bytes is not None:
