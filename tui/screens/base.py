@@ -112,14 +112,19 @@ class HloscopeScreen(Screen[Any]):
             self.safe_refresh()
         self.update_chrome()
 
+    def needs(self) -> tuple[str, ...]:
+        """The reports this screen shows for the capture open now (NEEDS by default)."""
+        return self.NEEDS
+
     def request_needs(self) -> None:
-        if self.session.phase == "ready" and self.NEEDS:
+        needs = self.needs()
+        if self.session.phase == "ready" and needs:
             # Reversed so that the first-named report is computed first.
-            for name in reversed(self.NEEDS):
+            for name in reversed(needs):
                 self.reports.request(name, urgent=True)
 
     def report_changed(self, name: str, *, visible: bool) -> None:
-        relevant = name == "*" or name in self.NEEDS
+        relevant = name == "*" or name in self.needs()
         if not visible:
             # Screens in the background redraw when their reports arrive (once), so that
             # switching to them later only lays out and paints.
@@ -176,7 +181,7 @@ class HloscopeScreen(Screen[Any]):
         if pending:
             return Text(f" ⋯ computing {', '.join(pending)}…")
         failed = [
-            n for n in self.NEEDS if self.reports.state(n).status is Status.FAILED
+            n for n in self.needs() if self.reports.state(n).status is Status.FAILED
         ]
         if failed:
             return Text(f" failed: {', '.join(failed)} (e: details)", style="red")

@@ -55,10 +55,22 @@ class OverviewScreen(HloscopeScreen):
     def focus_body(self) -> None:
         self.query_one("#ov-kernels", VirtualTable).focus()
 
+    def _stablehlo_only(self) -> bool:
+        """A capture with StableHLO but no optimized HLO (a `.mlir` file): no analysis can
+        run, so the overview describes the StableHLO instead of repeating why, panel by panel."""
+        cap = self.capture
+        return cap is not None and cap.hlo is None and cap.stablehlo is not None
+
+    def needs(self) -> tuple[str, ...]:
+        return ("stablehlo",) if self._stablehlo_only() else self.NEEDS
+
     # -- drawing --------------------------------------------------------------------------
 
     def refresh_data(self) -> None:
         if not self.is_mounted:
+            return
+        if self._stablehlo_only() and self.session.phase == "ready":
+            self._refresh_stablehlo_only()
             return
         hw = self.session.hardware_name or "–"
         step = self.query_one("#ov-step", Static)
@@ -71,6 +83,35 @@ class OverviewScreen(HloscopeScreen):
         totals.border_title = "Totals per device"
         totals.update(self._totals_panel())
         self._fill_tables()
+
+    def _refresh_stablehlo_only(self) -> None:
+        from hloscope.views.summary import stablehlo_facts
+
+        step = self.query_one("#ov-step", Static)
+        step.border_title = "No optimized HLO"
+        step.update(Text(
+            "This capture holds StableHLO only (the program before XLA's passes), so there "
+            "are no kernels, costs, collectives or memory to show. Capture the program, or "
+            "load XLA's --xla_dump_to folder, for those. t: read the StableHLO.",
+        ))
+        mem = self.query_one("#ov-memory", Static)
+        mem.border_title = "Memory per device"
+        mem.update(Text("needs optimized HLO", style="dim"))
+        totals = self.query_one("#ov-totals", Static)
+        totals.border_title = "StableHLO"
+        st = self.state("stablehlo")
+        if st.ready:
+            f = stablehlo_facts(st.value)
+            line = Text(f"{f['name'] or 'module'}: {f['ops']:,} ops in {f['functions']:,} "
+                        "functions", style="bold")
+            ops = Text("  ".join(f"{k} {v}" for k, v in f["top_ops"].items()), style="dim")
+            totals.update(Group(line, ops))
+        else:
+            totals.update(state_text(st, "StableHLO"))
+        for table_id in ("#ov-kernels", "#ov-sources"):
+            table = self.query_one(table_id, VirtualTable)
+            table.set_rows([])
+            table.empty_text = "needs optimized HLO"
 
     def _step_panel(self) -> RenderableType:
         st = self.state("roofline")

@@ -39,6 +39,7 @@ class TextScreen(HloscopeScreen):
     def __init__(self) -> None:
         super().__init__()
         self.doc = "hlo"
+        self._doc_chosen = False
         self.history: list[tuple[str, int]] = []
         self._shown: dict[str, Any] = {}
         self._pending_goto: str | None = None
@@ -69,6 +70,12 @@ class TextScreen(HloscopeScreen):
     def refresh_data(self) -> None:
         if not self.is_mounted:
             return
+        cap = self.capture
+        if not self._doc_chosen and cap is not None and self.session.phase == "ready":
+            # Open on the text the capture has: a `.mlir` file has no optimized HLO.
+            self._doc_chosen = True
+            if cap.hlo is None and cap.stablehlo is not None:
+                self.doc = "stablehlo"
         report, label = DOCS[self.doc]
         st = self.state(report)
         head = Text()
@@ -129,6 +136,7 @@ class TextScreen(HloscopeScreen):
     def goto_instruction(self, name: str, *, record: bool = True) -> bool:
         """Show the HLO text at `name`'s definition. False while the screen or the index is
         not ready (it goes there when they are)."""
+        self._doc_chosen = True  # the user's choice outranks the default
         if not self.is_mounted:
             self.doc = "hlo"
             self._pending_goto = name
@@ -152,6 +160,7 @@ class TextScreen(HloscopeScreen):
 
     def goto_stablehlo(self, line: int) -> None:
         """Show the StableHLO text at a 0-based line."""
+        self._doc_chosen = True
         if not self.is_mounted:
             self.doc = "stablehlo"
             self._pending_line = line
@@ -163,6 +172,7 @@ class TextScreen(HloscopeScreen):
         self.call_after_refresh(self.code.goto, line)
 
     def action_toggle_doc(self) -> None:
+        self._doc_chosen = True
         self.doc = "stablehlo" if self.doc == "hlo" else "hlo"
         self.safe_refresh()
 
