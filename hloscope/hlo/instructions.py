@@ -56,9 +56,12 @@ _JSON = _json(10)
 # A value must be followed by the next attribute or the end of the line: `mesh[...] {...}`
 # (a space inside a value) goes to the general path before any of its parts is read.
 _AFTER = r"(?=,|[ \t]*+(?:\n|\Z))"
-_ITEM = rf",[ \t]*+(?:(backend_config)=({_JSON}){_AFTER}|({_NAME})=({_VALUE}){_AFTER})"
+# A backend_config nested deeper than `_VALUE` reads is taken as JSON (checked by its parse).
+_ITEM = rf",[ \t]*+(?:({_NAME})=({_VALUE}){_AFTER}|(backend_config)=({_JSON}){_AFTER})"
 _ITEM_RE = re.compile(_ITEM)
-_PLAIN_NAMES = r"%?" + _NAME + r"+(?:,[ \t]*+%?" + _NAME + r"+)*+"
+# Operand names, with the `/*index=5*/` comments XLA writes before every fifth one.
+_PLAIN_NAMES = r"%?" + _NAME + r"+(?:,[ \t]*+(?:/\*index=[0-9]++\*/)?%?" + _NAME + r"+)*+"
+_INDEX_COMMENT_RE = re.compile(r"/\*index=[0-9]++\*/")
 # A whole line: head, operands (group 6: when they are plain names), attributes (group 7,
 # from the first comma to the line end), then the end of the line.
 _FAST_RE = re.compile(
@@ -71,7 +74,7 @@ _EOL_RE = re.compile(r"[ \t]*+\Z")
 _OPERAND_NAMES_RE = re.compile(r"%?" + _NAME + r"(?:,[ \t]*%?" + _NAME + r")*")
 _SPLIT_OPERANDS_RE = re.compile(r",[ \t]*%?")
 # Operands written with their shapes (`f32[8]{0} %x, s32[] %i`), as XLA's to_string() has them.
-_SHAPED = r"[a-z][a-z0-9]*\[[0-9,]*\](?:\{[^{}\s]*\})?[ \t]+%?(" + _NAME + r")"
+_SHAPED = r"([a-z][a-z0-9]*\[[0-9,]*\](?:\{[^{}\s]*\})?)[ \t]+%?(" + _NAME + r")"
 _SHAPED_OPERANDS_RE = re.compile(_SHAPED + r"(?:,[ \t]*" + _SHAPED + r")*")
 _SHAPED_OPERAND_RE = re.compile(_SHAPED)
 _DIGITS_RE = re.compile(DIGITS)
@@ -194,6 +197,10 @@ class Body:
         self._end = m.end()
         line = self.line = self.line + self.text.count("\n", self.line_pos, pos)
         self.line_pos = pos
+        # Errors point at the name (its `%`), as the general path's do.
+        pos = m.start(2)
+        if self.text.startswith("%", pos - 1):
+            pos -= 1
         self.add(name, opcode, shape, operands, attributes, called, kw, pos, line,
                  root is not None)
         return True
@@ -221,14 +228,14 @@ class Body:
             if s != at:
                 break
             at = e
-            json_key, json_value, key, value = a.groups()
+            key, value, json_key, json_value = a.groups()
             if json_key is not None:
                 if A.parse_json(json_value) is None:
                     return False  # not JSON: let the general path scan it exactly
                 key, value = json_key, json_value
-                vpos, vend = a.span(2)
-            else:
                 vpos, vend = a.span(4)
+            else:
+                vpos, vend = a.span(2)
             keys.append(key)
             if key == "metadata":
                 md = A.metadata_cache.get(value)
@@ -419,9 +426,11 @@ class Body:
 
 
 def _split_names(ops: str) -> tuple[str, ...]:
-    """Names from a list matched by `_PLAIN_NAMES` (names hold no `%`, comma or blank)."""
+    """Names from a list matched by `_PLAIN_NAMES` (names hold no `%`, comma, blank or `/`)."""
     if "," not in ops:
         return (ops[1:] if ops[0] == "%" else ops,)
+    if "/" in ops:
+        ops = _INDEX_COMMENT_RE.sub("", ops)
     return tuple(ops.replace("%", "").replace(" ", "").replace("\t", "").split(","))
 
 
@@ -443,7 +452,13 @@ def _fast_operands(opcode: str, ops: str, kw: dict[str, Any]) -> tuple[str, ...]
     if _OPERAND_NAMES_RE.fullmatch(ops) is not None:
         return tuple(_SPLIT_OPERANDS_RE.split(ops[1:] if ops[0] == "%" else ops))
     if _SHAPED_OPERANDS_RE.fullmatch(ops) is not None:
-        return tuple(_SHAPED_OPERAND_RE.findall(ops))
+        pairs = _SHAPED_OPERAND_RE.findall(ops)
+        # Each operand's shape must parse: a spelling parsed before is in the cache; the
+        # general path parses (and caches) the others, or reports them.
+        for shape, _ in pairs:
+            if shape not in shape_cache:
+                return None
+        return tuple(name for _, name in pairs)
     return None
 
 
