@@ -11,7 +11,7 @@ through the general path, which reads token by token and reports `file:line:col`
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -90,6 +90,12 @@ CALLED_KEYS = {
     "select": 0, "scatter": 1,
 }
 _REBUILT_SHAPES = frozenset({"send", "recv", "send-done", "recv-done"})
+
+_Attributes = Sequence[tuple[str, str]]
+tail_cache: dict[tuple[str, str], tuple[_Attributes, dict[str, Any],
+                                       tuple[tuple[int, str, int], ...]]] = {}
+"""(opcode, attribute text of a line) -> (unmodelled attributes, modelled fields, called
+computations with their offsets in the text): lines repeat the same attributes often."""
 
 _build_instruction = fast_builder(Instruction, (
     "name", "opcode", "shape", "operands", "attributes", "called", "is_root", "line"))
@@ -186,14 +192,15 @@ class Body:
             operands = found
         if shape is None:
             return False
-        attributes: list[tuple[str, str]] | None = None
+        attributes: _Attributes | None = None
         called: list[tuple[int, str, int]] | None = None
         if tail is not None:
             if kw is None:
                 kw = {}
-            attributes, called = [], []
-            if not self._fast_attributes(m.start(7), m.end(7), opcode, kw, attributes, called):
+            read = self._cached_attributes(m, opcode, tail, kw)
+            if read is None:
                 return False
+            attributes, called = read
         self._end = m.end()
         line = self.line = self.line + self.text.count("\n", self.line_pos, pos)
         self.line_pos = pos
@@ -213,6 +220,29 @@ class Body:
         if len(shape_cache) < 1_000_000:
             shape_cache[m.group(3)] = shape
         return shape
+
+    def _cached_attributes(self, m: re.Match[str], opcode: str, tail: str, kw: dict[str, Any]
+                           ) -> tuple[_Attributes, list[tuple[int, str, int]]] | None:
+        """`_fast_attributes` of the tail (group 7 of `m`), from `tail_cache` when the same
+        opcode had the same tail before: the readers are pure functions of the text (and
+        `kind` of the opcode), and called computations keep their offsets in the tail (they
+        are checked per instruction). None to use the general path."""
+        start = m.start(7)
+        hit = tail_cache.get((opcode, tail))
+        if hit is not None:
+            kw.update(hit[1])
+            return hit[0], [(r, c, start + off) for r, c, off in hit[2]]
+        values: dict[str, Any] = {}
+        found: list[tuple[str, str]] = []
+        called: list[tuple[int, str, int]] = []
+        if not self._fast_attributes(start, m.end(7), opcode, values, found, called):
+            return None
+        kw.update(values)
+        attributes = tuple(found)
+        if len(tail_cache) < 100_000:
+            tail_cache[opcode, tail] = (
+                attributes, values, tuple((r, c, cpos - start) for r, c, cpos in called))
+        return attributes, called
 
     def _fast_attributes(self, start: int, eol: int, opcode: str, kw: dict[str, Any],
                          attributes: list[tuple[str, str]],
@@ -339,7 +369,7 @@ class Body:
     # --- checking and building ------------------------------------------------------------
 
     def add(self, name: str, opcode: str, shape: Shape | None, operands: tuple[str, ...],
-            attributes: list[tuple[str, str]] | None, called: list[tuple[int, str, int]] | None,
+            attributes: _Attributes | None, called: list[tuple[int, str, int]] | None,
             kw: dict[str, Any] | None, pos: int, line: int, is_root: bool) -> None:
         """Check one instruction against the ones before it and build it."""
         by_name = self.by_name
@@ -361,7 +391,7 @@ class Body:
         self.built.append(ins)
 
     def _xla_shape(self, name: str, pos: int, opcode: str, shape: Shape | None,
-                   operands: tuple[str, ...], attributes: list[tuple[str, str]]) -> Shape:
+                   operands: tuple[str, ...], attributes: _Attributes) -> Shape:
         """The shape XLA gives an instruction whose shape is omitted or rebuilt."""
         if shape is None:
             shape = self._infer(name, pos, opcode, operands, attributes)
@@ -401,7 +431,7 @@ class Body:
         self.cur.fail(where, f"{what} {op} of {name} is not defined before it in {self.name}")
 
     def _infer(self, name: str, pos: int, opcode: str, operands: tuple[str, ...],
-               attributes: list[tuple[str, str]]) -> Shape:
+               attributes: _Attributes) -> Shape:
         shape = infer_shape(opcode, [self.by_name[o].shape for o in operands], dict(attributes))
         if shape is None:
             self.cur.fail(pos, f"expected a shape for {name}: hloscope infers omitted "
