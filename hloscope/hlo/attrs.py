@@ -9,6 +9,7 @@ import json
 import re
 from typing import Any
 
+from hloscope.hlo._fast import fast_builder
 from hloscope.hlo.lexer import DIGITS, NAME_RE, Cursor, string_end, unescape
 from hloscope.hlo.mesh_groups import MAX_GROUP_DEVICES, iota_devices, mesh_groups_at
 from hloscope.hlo.model import (
@@ -241,28 +242,54 @@ def _iota_groups(cur: Cursor, pos: int, end: int) -> ReplicaGroups:
                          reshape_dims=ta.reshape_dims, transpose_perm=ta.transpose_perm)
 
 
+_INT_LIST = r"\{((?:[0-9]{1,9}(?:,[0-9]{1,9})*+)?)\}"
+_ALIAS_RE = re.compile(
+    _INT_LIST + r":[ \t]*+\([ \t]*+([0-9]{1,9}),[ \t]*+" + _INT_LIST
+    + r"(?:,[ \t]*+([A-Za-z_][A-Za-z0-9_.\-]*+))?[ \t]*+\)")
+_make_alias = fast_builder(
+    InputOutputAlias, ("output_index", "parameter_number", "parameter_index", "kind"))
+
+
+def _ints(raw: str) -> tuple[int, ...]:
+    return tuple(map(int, raw.split(","))) if raw else ()
+
+
+def _alias_at(cur: Cursor, p: int) -> tuple[InputOutputAlias, int]:
+    """One `{0}: (1, {}, may-alias)` entry, token by token."""
+    text = cur.text
+    out_index, p = int_list_at(cur, p, "{", "}")
+    p = cur.expect(p, ":")
+    p = cur.expect(p, "(")
+    param, p = cur.integer(p, "a parameter number")
+    p = cur.expect(p, ",")
+    param_index, p = int_list_at(cur, p, "{", "}")
+    kind = "may-alias"
+    p = cur.skip_ws(p)
+    if text.startswith(",", p):
+        m = NAME_RE.match(text, cur.skip_ws(p + 1))
+        if m is None:
+            cur.error(cur.skip_ws(p + 1), "may-alias or must-alias")
+        kind, p = m.group(), m.end()
+    p = cur.expect(p, ")")
+    return InputOutputAlias(output_index=out_index, parameter_number=param,
+                            parameter_index=param_index, kind=kind), p
+
+
 def input_output_alias(cur: Cursor, pos: int, end: int) -> tuple[InputOutputAlias, ...]:
     """`{ {0}: (0, {}, may-alias), {1}: (1, {1}) }`."""
     text = cur.text
     out: list[InputOutputAlias] = []
     p = cur.skip_ws(cur.expect(pos, "{"))
     while not text.startswith("}", p):
-        out_index, p = int_list_at(cur, p, "{", "}")
-        p = cur.expect(p, ":")
-        p = cur.expect(p, "(")
-        param, p = cur.integer(p, "a parameter number")
-        p = cur.expect(p, ",")
-        param_index, p = int_list_at(cur, p, "{", "}")
-        kind = "may-alias"
-        p = cur.skip_ws(p)
-        if text.startswith(",", p):
-            m = NAME_RE.match(text, cur.skip_ws(p + 1))
-            if m is None:
-                cur.error(cur.skip_ws(p + 1), "may-alias or must-alias")
-            kind, p = m.group(), m.end()
-        p = cur.expect(p, ")")
-        out.append(InputOutputAlias(output_index=out_index, parameter_number=param,
-                                    parameter_index=param_index, kind=kind))
+        m = _ALIAS_RE.match(text, p)
+        if m is not None:  # the usual spelling, in one match
+            out_index, param, param_index, kind = m.groups()
+            out.append(_make_alias(_ints(out_index), int(param), _ints(param_index),
+                                   kind or "may-alias"))
+            p = m.end()
+        else:
+            alias, p = _alias_at(cur, p)
+            out.append(alias)
         p = cur.skip_ws(p)
         if text.startswith(",", p):
             p = cur.skip_ws(p + 1)

@@ -29,6 +29,21 @@ _STRUCT_RE = re.compile(r"[^{}()\[\]\"']*")
 _PLAIN_RE = re.compile(r"[^\s,{}()\[\]\"']+")
 
 _CLOSER = {"{": "}", "(": ")", "[": "]"}
+
+
+def _group(depth: int) -> str:
+    """A bracketed group (matching kinds) of text without quotes, `depth` levels deep at
+    most (possessive: linear time)."""
+    group = ""
+    for _ in range(depth):
+        alts = r"[^{}()\[\]\"']++" + (f"|{group}" if group else "")
+        group = "(?:" + "|".join(
+            f"{o}(?:{alts})*+{c}" for o, c in ((r"\{", r"\}"), (r"\[", r"\]"), (r"\(", r"\)"))
+        ) + ")"
+    return group
+
+
+_SHALLOW_GROUP_RE = re.compile(_group(3))
 _MAX_DEPTH = 200
 
 
@@ -120,6 +135,9 @@ class Cursor:
         """End of the bracketed group that opens at `pos` (`{`, `(` or `[`), strings skipped,
         bracket kinds checked."""
         text = self.text
+        m = _SHALLOW_GROUP_RE.match(text, pos)
+        if m is not None:  # no strings, at most three deep: one match
+            return m.end()
         stack = [_CLOSER[text[pos]]]
         pos += 1
         struct = _STRUCT_RE.match
