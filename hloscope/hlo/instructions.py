@@ -134,6 +134,8 @@ class Body:
         """Computations defined so far (a call must name one of them)."""
         self.by_name: dict[str, Instruction] = {}
         self.built: list[Instruction] = []
+        self.calling: list[Instruction] = []
+        """The instructions that call computations (all the roles pass needs)."""
         self.params: dict[int, str] = {}
         self.root: str | None = None
         self.first_pos = -1
@@ -389,6 +391,8 @@ class Body:
                                  self._called(called) if called else (), is_root, line, kw)
         by_name[name] = ins
         self.built.append(ins)
+        if called:
+            self.calling.append(ins)
 
     def _xla_shape(self, name: str, pos: int, opcode: str, shape: Shape | None,
                    operands: tuple[str, ...], attributes: _Attributes) -> Shape:
@@ -459,6 +463,10 @@ def _split_names(ops: str) -> tuple[str, ...]:
     """Names from a list matched by `_PLAIN_NAMES` (names hold no `%`, comma, blank or `/`)."""
     if "," not in ops:
         return (ops[1:] if ops[0] == "%" else ops,)
+    if ops[0] == "%":  # XLA's `%a, %b`: one split when every comma is followed by ` %`
+        names = ops[1:].split(", %")
+        if len(names) == ops.count(",") + 1:
+            return tuple(names)
     if "/" in ops:
         ops = _INDEX_COMMENT_RE.sub("", ops)
     return tuple(ops.replace("%", "").replace(" ", "").replace("\t", "").split(","))

@@ -18,7 +18,7 @@ from hloscope.hlo import attrs as A
 from hloscope.hlo._fast import fast_builder
 from hloscope.hlo.instructions import Body, attr_head
 from hloscope.hlo.lexer import INT_RE, NAME_RE, Cursor
-from hloscope.hlo.model import Computation, FileLocation, Module, StackFrame
+from hloscope.hlo.model import Computation, FileLocation, Instruction, Module, StackFrame
 from hloscope.hlo.roles import computation_roles
 from hloscope.hlo.shapes import parse_shape_at, shape_cache
 from hloscope.hlo.split import ModulePart, module_spans, split_modules
@@ -139,6 +139,8 @@ class _ModuleParser:
         self.tables: dict[str, Any] = {}
         self.computations: list[tuple[Any, ...]] = []
         """(name, instructions, root, is_entry, parameters, by_name, line, execution_thread)"""
+        self.calling: list[tuple[str, list[Instruction]]] = []
+        """Per computation, its instructions that call computations."""
         self.comp_lines: dict[str, int] = {}
         self.entry: str | None = None
 
@@ -294,6 +296,7 @@ class _ModuleParser:
         # Built once roles are known (they need the whole call graph).
         self.computations.append((name, instructions, root, is_entry, params, body.by_name,
                                   line, execution_thread))
+        self.calling.append((name, body.calling))
         return pos
 
     def _fast_head(self, m: re.Match[str]) -> tuple[str, bool, int] | None:
@@ -333,7 +336,7 @@ _build_computation = fast_builder(Computation, (
 def _finish_module(p: _ModuleParser) -> Module:
     pending = p.computations
     entry = p.entry or pending[-1][0]
-    roles = computation_roles([(c[0], c[1]) for c in pending], entry)
+    roles = computation_roles(p.calling, entry)
     comps = [_build_computation(*c, {"role": roles[c[0]]}) for c in pending]
     if not comps[-1].is_entry and p.entry is None:  # XLA takes the last one as the entry
         comps[-1] = replace(comps[-1], is_entry=True)
