@@ -141,6 +141,8 @@ class Body:
         self.first_pos = -1
         self.line = 1 + cur.line_base
         self.line_pos = 0
+        self._end = -1
+        """End of the last instruction read by the fast path (after its newline)."""
 
     def line_at(self, pos: int) -> int:
         self.line += self.text.count("\n", self.line_pos, pos)
@@ -203,9 +205,11 @@ class Body:
             if read is None:
                 return False
             attributes, called = read
-        self._end = m.end()
-        line = self.line = self.line + self.text.count("\n", self.line_pos, pos)
+        # The line after a fast one starts where it ended: one line further.
+        line = self.line = self.line + (
+            1 if pos == self._end else self.text.count("\n", self.line_pos, pos))
         self.line_pos = pos
+        self._end = m.end()
         # Errors point at the name (its `%`), as the general path's do.
         pos = m.start(2)
         if self.text.startswith("%", pos - 1):
@@ -446,8 +450,10 @@ class Body:
     def finish(self) -> tuple[tuple[Instruction, ...], str, tuple[str, ...]]:
         """(instructions, root name, parameter names by number)."""
         params = self.params
-        if sorted(params) != list(range(len(params))):
-            missing = min(set(range(len(params))) - set(params))
+        numbers = range(len(params))
+        in_order = list(params) == list(numbers)  # as written, usually
+        if not in_order and sorted(params) != list(numbers):
+            missing = min(set(numbers) - set(params))
             self.cur.fail(self.first_pos, f"computation {self.name} has {len(params)} "
                           f"parameters but no parameter({missing})")
         built = self.built
@@ -456,7 +462,8 @@ class Body:
             built[-1] = replace(built[-1], is_root=True)
             root = built[-1].name
             self.by_name[root] = built[-1]
-        return tuple(built), root, tuple(params[i] for i in range(len(params)))
+        names = tuple(params.values()) if in_order else tuple(params[i] for i in numbers)
+        return tuple(built), root, names
 
 
 def _split_names(ops: str) -> tuple[str, ...]:

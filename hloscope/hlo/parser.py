@@ -160,7 +160,7 @@ class _ModuleParser:
             pos = self._header(pos + len("HloModule"))
         pos = self._tables(cur.skip_ws(pos))
         while pos < len(self.text):
-            pos = cur.skip_ws(self._computation(pos))
+            pos = self._computation(pos)
         if not self.computations:
             cur.error(pos, "a computation")
         return _finish_module(self)
@@ -288,6 +288,8 @@ class _ModuleParser:
                 cur.error(vpos - len(key) - 1, "execution_thread")
             execution_thread = cur.string(vpos)[0]
             pos = vend
+        else:
+            pos = p
         if is_entry:
             if self.entry is not None:
                 cur.fail(start, f"a second ENTRY computation ({name}; {self.entry} was first)")
@@ -297,7 +299,7 @@ class _ModuleParser:
         self.computations.append((name, instructions, root, is_entry, params, body.by_name,
                                   line, execution_thread))
         self.calling.append((name, body.calling))
-        return pos
+        return pos if pos == p else cur.skip_ws(pos)
 
     def _fast_head(self, m: re.Match[str]) -> tuple[str, bool, int] | None:
         """(name, is_entry, position after the `{`) of a one-line computation head matched by
@@ -330,14 +332,14 @@ class _ModuleParser:
 
 _build_computation = fast_builder(Computation, (
     "name", "instructions", "root", "is_entry", "parameters", "by_name", "line",
-    "execution_thread"))
+    "execution_thread", "role"))
 
 
 def _finish_module(p: _ModuleParser) -> Module:
     pending = p.computations
     entry = p.entry or pending[-1][0]
     roles = computation_roles(p.calling, entry)
-    comps = [_build_computation(*c, {"role": roles[c[0]]}) for c in pending]
+    comps = [_build_computation(*c, roles[c[0]]) for c in pending]
     if not comps[-1].is_entry and p.entry is None:  # XLA takes the last one as the entry
         comps[-1] = replace(comps[-1], is_entry=True)
     header = p.header
