@@ -101,6 +101,7 @@ _build_instruction = fast_builder(Instruction, (
     "name", "opcode", "shape", "operands", "attributes", "called", "is_root", "line"))
 # Opcodes whose parentheses hold something other than operand names.
 _OWN_OPERANDS = frozenset({"parameter", "constant"})
+_PLAIN_OPCODES = OPCODES - _OWN_OPERANDS - _REBUILT_SHAPES
 
 
 class Parsed:
@@ -182,6 +183,9 @@ class Body:
         """Take a fast-path match of a whole instruction line and read its attributes; False
         (nothing done) when the line needs the general path."""
         root, name, shape_text, opcode, ops, plain, tail = m.groups()
+        if (tail is None and plain is not None and opcode in _PLAIN_OPCODES
+                and self._plain(m, pos, root, name, shape_text, opcode, plain)):
+            return True
         if opcode not in OPCODES:
             return False
         shape = shape_cache.get(shape_text) or self._fast_shape(m)
@@ -216,6 +220,30 @@ class Body:
             pos -= 1
         self.add(name, opcode, shape, operands, attributes, called, kw, pos, line,
                  root is not None)
+        return True
+
+    def _plain(self, m: re.Match[str], pos: int, root: str | None, name: str, shape_text: str,
+               opcode: str, plain: str) -> bool:
+        """The commonest line, `%c = f32[8] add(%a, %b)` (no attributes, a shape seen before,
+        a new name, operands defined before), built without `add`'s general checks; False
+        (nothing done) for anything else."""
+        shape = shape_cache.get(shape_text)
+        by_name = self.by_name
+        if shape is None or name in by_name or (root is not None and self.root is not None):
+            return False
+        operands = _split_names(plain)
+        for op in operands:
+            if op not in by_name:
+                return False
+        line = self.line = self.line + (
+            1 if pos == self._end else self.text.count("\n", self.line_pos, pos))
+        self.line_pos = pos
+        self._end = m.end()
+        ins = _build_instruction(name, opcode, shape, operands, (), (), root is not None, line)
+        by_name[name] = ins
+        self.built.append(ins)
+        if root is not None:
+            self.root = name
         return True
 
     def _fast_shape(self, m: re.Match[str]) -> Shape | None:
