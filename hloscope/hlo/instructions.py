@@ -183,8 +183,7 @@ class Body:
         """Take a fast-path match of a whole instruction line and read its attributes; False
         (nothing done) when the line needs the general path."""
         root, name, shape_text, opcode, ops, plain, tail = m.groups()
-        if (tail is None and plain is not None and opcode in _PLAIN_OPCODES
-                and self._plain(m, pos, root, name, shape_text, opcode, plain)):
+        if tail is None and self._simple(m, pos, root, name, shape_text, opcode, ops, plain):
             return True
         if opcode not in OPCODES:
             return False
@@ -222,24 +221,37 @@ class Body:
                  root is not None)
         return True
 
-    def _plain(self, m: re.Match[str], pos: int, root: str | None, name: str, shape_text: str,
-               opcode: str, plain: str) -> bool:
-        """The commonest line, `%c = f32[8] add(%a, %b)` (no attributes, a shape seen before,
-        a new name, operands defined before), built without `add`'s general checks; False
-        (nothing done) for anything else."""
+    def _simple(self, m: re.Match[str], pos: int, root: str | None, name: str,
+                shape_text: str, opcode: str, ops: str, plain: str | None) -> bool:
+        """The commonest lines, `%c = f32[8] add(%a, %b)` and `%p = f32[8] parameter(0)` (no
+        attributes, a shape seen before, a new name, operands defined before, a new parameter
+        number), built without `add`'s general checks; False (nothing done) for anything
+        else."""
         shape = shape_cache.get(shape_text)
         by_name = self.by_name
         if shape is None or name in by_name or (root is not None and self.root is not None):
             return False
-        operands = _split_names(plain)
-        for op in operands:
-            if op not in by_name:
+        extra = None
+        if plain is not None and opcode in _PLAIN_OPCODES:
+            operands = _split_names(plain)
+            for op in operands:
+                if op not in by_name:
+                    return False
+        elif opcode == "parameter" and ops.isdigit() and ops.isascii() and len(ops) <= 18:
+            num = int(ops)
+            if num in self.params:
                 return False
+            self.params[num] = name
+            operands = ()
+            extra = {"parameter_number": num}
+        else:
+            return False
         line = self.line = self.line + (
             1 if pos == self._end else self.text.count("\n", self.line_pos, pos))
         self.line_pos = pos
         self._end = m.end()
-        ins = _build_instruction(name, opcode, shape, operands, (), (), root is not None, line)
+        ins = _build_instruction(name, opcode, shape, operands, (), (), root is not None, line,
+                                 extra)
         by_name[name] = ins
         self.built.append(ins)
         if root is not None:
