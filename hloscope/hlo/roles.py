@@ -58,7 +58,12 @@ def computation_roles(comps: Sequence[tuple[str, Sequence[Instruction]]],
     out = {}
     for name, _ in comps:
         roles = found.get(name) if name in live else None
-        out[name] = next(r for r in _PRIORITY if r in roles) if roles else Role.UNUSED
+        if not roles:
+            out[name] = Role.UNUSED
+        elif len(roles) == 1:  # the usual case (every role found is in _PRIORITY)
+            out[name] = next(iter(roles))
+        else:
+            out[name] = next(r for r in _PRIORITY if r in roles)
     return out
 
 
