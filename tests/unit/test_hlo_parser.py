@@ -174,3 +174,15 @@ def test_async_sugar_keeps_the_wrapped_opcode() -> None:
                                                                    "{[0:2]}")
     assert (d.opcode, d.async_wrapped_opcode) == ("async-done", "slice")
     assert "slice-start(%p)" in hlo.print_module(m)
+
+
+@pytest.mark.parametrize("spelling", ["f2[4]", "c32[]", "f32[1,,2]"])
+def test_bad_operand_shape_spelling_is_refused(spelling: str) -> None:
+    # The usual-line fast path once took any operand shape text; XLA refuses these.
+    text = (
+        "HloModule m\n\nENTRY e {\n  x = f32[4] parameter(0)\n"
+        f"  ROOT n = f32[4] negate({spelling} x)\n}}\n"
+    )
+    with pytest.raises(ParseError, match=r"^<text>:5:\d+: "):
+        hlo.parse(text)
+    hlo.parse(text.replace(spelling, "f32[4]"))  # the same line, well spelled, reads
