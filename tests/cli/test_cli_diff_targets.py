@@ -121,6 +121,6 @@ def test_tpu_against_gpu(hloscope: Run) -> None:
     )
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(proc.stdout)
-    assert (doc["a"]["platform"], doc["b"]["platform"]) == ("tpu", "cuda")
+    assert (doc["a"]["platform"], doc["b"]["platform"]) == ("tpu", "gpu")  # jax's name
     assert (doc["a"]["devices"], doc["b"]["devices"]) == (4, 8)
     assert doc["a"]["hardware"] != doc["b"]["hardware"]
