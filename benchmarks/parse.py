@@ -11,8 +11,10 @@ Inputs
 - synthetic40: about 40 MB, copies of transformer48 with every name suffixed per copy and one
   ENTRY (real HLO: XLA parses it; the other copies are unused computations).
 
-For each: MB/s of ours and of XLA's `hlo_module_from_text`, the ratio (ours / XLA; >= 1 means
-we are faster), and the peak memory of our parse (tracemalloc, a separate run) over the text
+For each: MB/s of ours and of XLA's `hlo_module_from_text` (best of N, so our parser's caches
+are warm), the ratio (ours / XLA; >= 1 means we are faster), our first parse in a fresh process
+(cold caches, as a user opening one file sees it) and its ratio to XLA's best, and the peak
+memory of our parse (tracemalloc, a separate run) over the text
 size. Goal: ratio >= 1.0 (done at >= 0.5); memory <= 10x.
 """
 
@@ -136,6 +138,29 @@ def best_times(fns: list[Callable[[], object]], repeat: int) -> list[float]:
     return best
 
 
+_COLD = """
+import sys, time
+from hloscope.hlo import parse
+text = open(sys.argv[1], encoding="utf-8").read()
+t0 = time.perf_counter()
+parse(text)
+print(time.perf_counter() - t0)
+"""
+
+
+def cold_time(text: str) -> float:
+    """Our first parse in a fresh process: the parser's caches (shapes, metadata, attribute
+    texts) start empty, as when a user opens one file. The best-of-N figures are warm."""
+    with tempfile.NamedTemporaryFile("w", suffix=".hlo", encoding="utf-8", delete=False) as f:
+        f.write(text)
+    try:
+        out = subprocess.run([sys.executable, "-c", _COLD, f.name], check=True,
+                             capture_output=True, text=True).stdout
+        return float(out.strip().splitlines()[-1])
+    finally:
+        os.unlink(f.name)
+
+
 def peak_memory(fn: Callable[[], object]) -> int:
     gc.collect()
     tracemalloc.start()
@@ -164,17 +189,19 @@ def main() -> int:
         keep = set(args.only.split(","))
         inputs = [i for i in inputs if i[0] in keep]
     print(f"{'input':<44} {'MB':>7} {'ours MB/s':>10} {'XLA MB/s':>9} {'ratio':>6} "
-          f"{'instrs':>8} {'mem x':>6}")
+          f"{'1st MB/s':>9} {'1st ratio':>9} {'instrs':>8} {'mem x':>6}")
     for name, text in inputs:
         mb = len(text.encode()) / 1e6
         ours, xla = best_times([lambda text=text: parse(text),  # type: ignore[misc]
                                 lambda text=text: _jaxapi.hlo_module_from_text(text)],
                                args.repeat)
+        first = cold_time(text)
         module = parse(text)
         mem = "" if args.no_memory else (
             f"{peak_memory(lambda text=text: parse(text)) / len(text.encode()):.1f}")  # type: ignore[misc]
         print(f"{name[:44]:<44} {mb:7.2f} {mb / ours:10.2f} {mb / xla:9.2f} "
-              f"{xla / ours:6.2f} {module.instruction_count:8d} {mem:>6}")
+              f"{xla / ours:6.2f} {mb / first:9.2f} {xla / first:9.2f} "
+              f"{module.instruction_count:8d} {mem:>6}")
         del module
     if args.profile:
         text = dict(inputs)[args.profile]
