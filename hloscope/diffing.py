@@ -8,9 +8,9 @@ one of those, or `(fn, args)` / `(fn, args, kwargs)`).
 Reports a side cannot have (a `.mlir` file has no optimized HLO, so no kernels or costs) are
 left out and named in `DiffReport.unavailable`; the comparison goes on with the rest.
 
-`target=` / `mesh=` compile both sides' target strings for a target (`hloscope.capture`'s
-keywords); `target_a=` / `target_b=` / `mesh_a=` / `mesh_b=` override them per side, to
-compare one program on two targets.
+`target=` / `mesh=` compile both sides' programs (target strings, module-level factories) for
+a target (`hloscope.capture`'s keywords); `target_a=` / `target_b=` / `mesh_a=` / `mesh_b=`
+override them per side, to compare one program on two targets.
 """
 
 from __future__ import annotations
@@ -83,6 +83,11 @@ def side_targets(a: Any, b: Any, *, target: str | None = None, mesh: str | None 
         if given[shared] is not None and all(given[o] is not None for o in own):
             raise UsageError(f"{flag(shared)} applies to neither side when {flag(own[0])} and "
                              f"{flag(own[1])} are both given; drop one")
+    for shared in ("target", "mesh"):
+        if given[shared] is not None and not (_compiles(a) or _compiles(b)):
+            raise UsageError(f"{flag(shared)}: neither side is compiled here (both are files "
+                             "or already-built programs); only a program (sample:NAME, "
+                             "file.py:factory) is compiled for a target")
     return (_side("a", a, target_a, mesh_a, target, mesh, devices, flag),
             _side("b", b, target_b, mesh_b, target, mesh, devices, flag))
 
@@ -100,7 +105,7 @@ def _side(side: str, prog: Any, own_t: str | None, own_m: str | None, target: st
     if not _compiles(prog):
         if own:
             what = (f"({prog}) is a file to read" if isinstance(prog, str | os.PathLike)
-                    else f"is a {type(prog).__name__}, already compiled")
+                    else f"is a {type(prog).__name__}, already built on this machine")
             raise UsageError(f"{t_opt if own_t is not None else m_opt}: {side.upper()} "
                              f"{what}; only a program (sample:NAME, file.py:factory) is "
                              "compiled for a target")
@@ -128,12 +133,14 @@ def _side(side: str, prog: Any, own_t: str | None, own_m: str | None, target: st
 
 
 def _compiles(target: Any) -> bool:
-    """A target string naming a program that runs jax (not a file to read)."""
-    if not isinstance(target, str):
-        return False
-    from hloscope.targets import parse_target
+    """A program that runs jax here: a target string naming one (not a file to read) or a
+    factory (a callable that is not a jax stage)."""
+    if isinstance(target, str):
+        from hloscope.targets import parse_target
 
-    return parse_target(target).captures
+        return parse_target(target).captures
+    return callable(target) and not _is_stage(target) and not isinstance(
+        target, Analysis | Capture)
 
 
 def resolve(target: Any, *, devices: int | None = None, compile_target: str | None = None,
@@ -157,6 +164,13 @@ def resolve(target: Any, *, devices: int | None = None, compile_target: str | No
 
         return hloscope.capture(target)
     if callable(target):
+        if compile_target is not None or mesh is not None:
+            import hloscope
+
+            # Compiled in a worker process: the factory must be importable by name
+            # (`hloscope.capture` says so when it is not).
+            return hloscope.capture(target, target=compile_target, mesh=mesh,
+                                    progress=progress)
         return _from_factory(target)
     raise UsageError(
         f"cannot diff a {type(target).__name__}: give a Capture, an Analysis, a target string "

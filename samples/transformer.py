@@ -41,5 +41,9 @@ def program(devices: int | None = None, *, fsdp: bool = True) -> jax.stages.Trac
 
 def data_parallel() -> jax.stages.Traced:
     """The same step with weights replicated over `data` instead of FSDP, a factory target:
-    `hloscope diff sample:transformer hloscope.samples.transformer:data_parallel`."""
-    return program(fsdp=False)
+    `hloscope diff sample:transformer hloscope.samples.transformer:data_parallel`. Under a
+    `--target` it fills the target's devices, as the sample does."""
+    from hloscope.target_runtime import active_target
+
+    active = active_target()
+    return program(len(active.devices) if active is not None else None, fsdp=False)

@@ -106,6 +106,29 @@ def test_side_targets_resolution() -> None:
         side_targets(T, T, target_b="nope")
 
 
+def test_side_targets_for_factories_and_files() -> None:
+    """A factory is compiled, so the shared target serves it; a shared target that serves
+    neither side (two files) is refused rather than ignored."""
+    from hloscope.samples.transformer import data_parallel
+
+    a, b = side_targets(data_parallel, str(BUNDLE), target="cpu:4")
+    assert (a, b) == (SideTarget("cpu:4"), SideTarget())
+    with pytest.raises(UsageError, match=r"^--target: neither side is compiled here"):
+        side_targets(str(BUNDLE), str(BUNDLE), target="cpu:4", flag=cli_flag)
+
+
+def test_api_diff_of_a_factory_on_two_targets() -> None:
+    """`hloscope.diff(factory, factory, target_a=, target_b=)` compiles each side for its
+    own target (it once dropped the target of a factory silently)."""
+    import hloscope
+    from hloscope.samples.transformer import data_parallel
+
+    report = hloscope.diff(data_parallel, data_parallel, target_a="cpu:4", target_b="cpu:8")
+    assert (report.a.devices, report.b.devices) == (4, 8)
+    assert (report.a.mesh, report.b.mesh) == ("data=2 × model=2", "data=4 × model=2")
+    assert not report.identical
+
+
 @pytest.mark.slow
 def test_tpu_against_gpu(hloscope: Run) -> None:
     """The example of the README; needs both compile extras (minutes of compiling)."""
