@@ -95,7 +95,12 @@ _Attributes = Sequence[tuple[str, str]]
 tail_cache: dict[tuple[str, str], tuple[_Attributes, dict[str, Any],
                                        tuple[tuple[int, str, int], ...]]] = {}
 """(opcode, attribute text of a line) -> (unmodelled attributes, modelled fields, called
-computations with their offsets in the text): lines repeat the same attributes often."""
+computations with their offsets in the text): lines repeat the same attributes often.
+Process-wide and never emptied, so bounded: short tails only (long ones rarely repeat) and
+`_TAIL_CACHE_CHARS` of keys in all."""
+_TAIL_CACHE_MAX_TAIL = 2048
+_TAIL_CACHE_CHARS = 16_000_000
+_tail_cache_chars = 0
 
 _build_instruction = fast_builder(Instruction, (
     "name", "opcode", "shape", "operands", "attributes", "called", "is_root", "line"))
@@ -285,7 +290,9 @@ class Body:
             return None
         kw.update(values)
         attributes = tuple(found)
-        if len(tail_cache) < 100_000:
+        global _tail_cache_chars
+        if len(tail) <= _TAIL_CACHE_MAX_TAIL and _tail_cache_chars < _TAIL_CACHE_CHARS:
+            _tail_cache_chars += len(tail)
             tail_cache[opcode, tail] = (
                 attributes, values, tuple((r, c, cpos - start) for r, c, cpos in called))
         return attributes, called
