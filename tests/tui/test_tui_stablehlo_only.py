@@ -48,7 +48,7 @@ async def test_overview_and_text_on_a_stablehlo_file(tmp_path: Path) -> None:
         # Only the StableHLO was asked for: no pass that needs optimized HLO ran and failed.
         assert not app.reports.errors
         assert {n for n, s in app.reports._states.items() if s.status is Status.READY} >= {
-            "stablehlo"
+            "stablehlo", "stablehlo_facts"
         }
         await pilot.press("t")
         await settle(pilot)
@@ -67,7 +67,7 @@ async def test_bad_stablehlo_shows_its_error(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         assert app.is_running
-        state = app.reports.state("stablehlo")
+        state = app.reports.state("stablehlo_facts")
         assert state.status is Status.FAILED
         assert state.message.startswith(f"{f}:4:")
         assert f"{f}:4:" in shown(app.screen.query_one("#ov-totals"))

@@ -62,7 +62,7 @@ class OverviewScreen(HloscopeScreen):
         return cap is not None and cap.hlo is None and cap.stablehlo is not None
 
     def needs(self) -> tuple[str, ...]:
-        return ("stablehlo",) if self._stablehlo_only() else self.NEEDS
+        return ("stablehlo_facts",) if self._stablehlo_only() else self.NEEDS
 
     # -- drawing --------------------------------------------------------------------------
 
@@ -85,8 +85,6 @@ class OverviewScreen(HloscopeScreen):
         self._fill_tables()
 
     def _refresh_stablehlo_only(self) -> None:
-        from hloscope.views.summary import stablehlo_facts
-
         step = self.query_one("#ov-step", Static)
         step.border_title = "No optimized HLO"
         step.update(Text(
@@ -99,9 +97,9 @@ class OverviewScreen(HloscopeScreen):
         mem.update(Text("needs optimized HLO", style="dim"))
         totals = self.query_one("#ov-totals", Static)
         totals.border_title = "StableHLO"
-        st = self.state("stablehlo")
+        st = self.state("stablehlo_facts")
         if st.ready:
-            f = stablehlo_facts(st.value)
+            f = st.value
             line = Text(f"{f['name'] or 'module'}: {f['ops']:,} ops in {f['functions']:,} "
                         "functions", style="bold")
             ops = Text("  ".join(f"{k} {v}" for k, v in f["top_ops"].items()), style="dim")
