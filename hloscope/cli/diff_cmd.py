@@ -10,6 +10,7 @@ files and dump folders.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from hloscope.cli._target import (
     positive_int,
     progress,
 )
+from hloscope.errors import Error
 
 if TYPE_CHECKING:
     from hloscope.diffing import SideTarget
@@ -63,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     sides = side_targets(args.a, args.b, target=args.compile_target, mesh=args.mesh,
                          target_a=args.target_a, target_b=args.target_b, mesh_a=args.mesh_a,
                          mesh_b=args.mesh_b, devices=args.devices, flag=cli_flag)
-    caps = [_obtain(spec, args, side) for spec, side in zip((args.a, args.b), sides, strict=True)]
+    caps = [_obtain_side(tag, spec, args, side)
+            for tag, spec, side in zip("AB", (args.a, args.b), sides, strict=True)]
     report = compare(caps[0], caps[1], hardware=args.hardware)
     report = _labelled(report, *(side_label(spec, side)
                                  for spec, side in zip((args.a, args.b), sides, strict=True)))
@@ -72,6 +75,20 @@ def run(args: argparse.Namespace) -> int:
     else:
         _render(report, args.top)
     return EXIT_SAME if report.identical else EXIT_DIFFERENT
+
+
+def _obtain_side(tag: str, spec: str, args: argparse.Namespace, side: SideTarget) -> Capture:
+    """`_obtain`, with an error naming its side when the side has its own target or mesh
+    (both sides are often the same program then, so the spec alone does not say which)."""
+    try:
+        return _obtain(spec, args, side)
+    except Error as e:
+        if not side.own:
+            raise
+        named = copy.copy(e)
+        named.message = f"{tag} ({side_label(spec, side)}): {e.message}"
+        named.args = (named.message,)
+        raise named from None
 
 
 def _obtain(spec: str, args: argparse.Namespace, side: SideTarget) -> Capture:

@@ -147,3 +147,12 @@ def test_tpu_against_gpu(hloscope: Run) -> None:
     assert (doc["a"]["platform"], doc["b"]["platform"]) == ("tpu", "gpu")  # jax's name
     assert (doc["a"]["devices"], doc["b"]["devices"]) == (4, 8)
     assert doc["a"]["hardware"] != doc["b"]["hardware"]
+
+
+def test_a_side_error_names_its_side(hloscope: Run, error_line: Callable[..., str]) -> None:
+    """Both sides are the same program: an error from one says which side it is."""
+    proc = hloscope("diff", T, T, "--mesh-b", "data=3,model=1")
+    assert error_line(proc) == (
+        "B (sample:transformer mesh data=3,model=1): this sample needs a device count that is "
+        "a positive multiple of 2, got 3"
+    )
