@@ -393,12 +393,12 @@ def ensure_devices(n: int, *, exact: bool = False) -> None:
     otherwise). Before jax's backend starts this sets `jax_num_cpu_devices` (which wins over
     XLA_FLAGS); after, the count is fixed, and too few (or, with `exact`, another number of
     CPU devices) raises `DeviceCountError`."""
-    from hloscope.compile_targets import _MAX_CPU_DEVICES
+    from hloscope.compile_targets import MAX_CPU_DEVICES
 
     # The bound `--target cpu:N` has: beyond it jaxlib overflows (a traceback) or spends
     # minutes making fake devices.
-    if not 1 <= n <= _MAX_CPU_DEVICES:
-        raise UsageError(f"--devices must be 1..{_MAX_CPU_DEVICES}, got {n}")
+    if not 1 <= n <= MAX_CPU_DEVICES:
+        raise UsageError(f"--devices must be 1..{MAX_CPU_DEVICES}, got {n}")
     import jax
 
     from hloscope import _jaxapi

@@ -88,7 +88,7 @@ GPU_MODELS: Mapping[str, GpuModel] = {
 _HOST_4 = (2, 2, 1)
 _SINGLE_HOST_2D: Mapping[tuple[int, ...], tuple[int, int, int]] = {
     (1, 1): (1, 1, 1), (2, 2): (2, 2, 1), (2, 4): (2, 4, 1), (4, 2): (4, 2, 1)}
-_MAX_CPU_DEVICES = 4096
+MAX_CPU_DEVICES = 4096
 
 
 # -- the spec --------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def parse_target(text: str) -> TargetSpec:
     options = _options(text, opts)
     if m := _CPU_RE.match(head):
         _only(text, options, ())
-        n = _count(text, m.group("n") or "1", _MAX_CPU_DEVICES)
+        n = _count(text, m.group("n") or "1", MAX_CPU_DEVICES)
         return TargetSpec(name=f"cpu:{n}", platform="cpu", device_count=n, hardware="")
     if m := _TPU_RE.match(head):
         _only(text, options, ("slices", "host"))

@@ -100,9 +100,7 @@ def totals(report: Any, labels: Sequence[str]) -> RenderableType:
         d = _signed(f, row.delta)
         if row.rel is not None and row.delta:
             d.append(f" {fmt.signed_percent(row.rel)}")
-        # the pass already spells estimates "est. ..."; mark only those that do not say so
-        label = row.label + (" (est.)" if row.estimate and "est." not in row.label else "")
-        t.add_row(label, f(row.a), f(row.b), d)
+        t.add_row(row.label, f(row.a), f(row.b), d)  # estimates say so ("est. step time")
     head = Text()
     if report.identical:
         head.append("No differences.", style=f"bold {theme.GOOD}")

@@ -69,12 +69,6 @@ def _stablehlo_lines(a: Analysis) -> Any:
     return tuple((a.capture.stablehlo or "").splitlines())
 
 
-def _stablehlo_facts(a: Analysis) -> Any:
-    from hloscope.views.summary import stablehlo_facts
-
-    return stablehlo_facts(a.stablehlo)
-
-
 def _hlo_lines(a: Analysis) -> Any:
     return tuple((a.capture.hlo or "").splitlines())
 
@@ -82,7 +76,7 @@ def _hlo_lines(a: Analysis) -> Any:
 COMPUTE: dict[str, tuple[Callable[[Analysis], Any], bool]] = {
     "module": (_attr("module"), False),
     "stablehlo": (_attr("stablehlo"), False),
-    "stablehlo_facts": (_stablehlo_facts, False),
+    "stablehlo_facts": (lambda a: a.stablehlo.facts(), False),
     "cost": (_attr("cost"), False),
     "fusion": (_attr("fusion"), False),
     # Kernels / lines -> StableHLO ops: reads the StableHLO (seconds on a large program), so

@@ -15,6 +15,7 @@ Conventions
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -288,6 +289,19 @@ class StableModule:
     @property
     def num_replicas(self) -> int | None:
         return self._int_attr("mhlo.num_replicas")
+
+    def facts(self) -> dict[str, Any]:
+        """Sizes of the module (what `dump` and the TUI show for a capture that has no
+        optimized HLO): name, functions, ops, partitions, replicas, the 8 commonest ops."""
+        kinds: Counter[str] = Counter(op.name for op in self.ops)
+        return {
+            "name": self.name,
+            "functions": len(self.funcs),
+            "ops": len(self.ops),
+            "num_partitions": self.num_partitions,
+            "num_replicas": self.num_replicas,
+            "top_ops": dict(sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:8]),
+        }
 
     def _funcs(self) -> Mapping[str, StableFunc]:
         table: Mapping[str, StableFunc] = self._index(

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
     from hloscope.analysis import Analysis
     from hloscope.hlo.model import Module
-    from hloscope.stablehlo import StableModule
     from hloscope.views import ViewOptions
 
 SCHEMA = "hloscope.dump/1"
@@ -57,26 +56,12 @@ def _module(analysis: Analysis) -> Module | None:
         return None
 
 
-def stablehlo_facts(module: StableModule) -> dict[str, Any]:
-    """Sizes of a StableHLO module from our IR, for captures with no optimized HLO (a `.mlir`
-    file): what the file holds, and proof that it parses."""
-    kinds: Counter[str] = Counter(op.name for op in module.ops)
-    return {
-        "name": module.name,
-        "functions": len(module.funcs),
-        "ops": len(module.ops),
-        "num_partitions": module.num_partitions,
-        "num_replicas": module.num_replicas,
-        "top_ops": dict(sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:8]),
-    }
-
-
 def _stablehlo_only(analysis: Analysis, module: Module | None) -> dict[str, Any] | None:
     """StableHLO facts when there is no optimized HLO to describe. Parsing it makes bad
     StableHLO an input error here rather than a summary that looks fine."""
     if module is not None or analysis.capture.stablehlo is None:
         return None
-    return stablehlo_facts(analysis.stablehlo)
+    return analysis.stablehlo.facts()
 
 
 def to_json(analysis: Analysis, opts: ViewOptions) -> dict[str, Any]:
